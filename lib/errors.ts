@@ -1,0 +1,116 @@
+/**
+ * Every error torch-gen throws is a {@link TorchGenError} with a stable `code`, and its message says
+ * what to do about it.
+ */
+
+export type ErrorCode =
+  | 'ERR_MODEL_LOAD'
+  | 'ERR_DEVICE'
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_CONTEXT_LENGTH'
+  | 'ERR_DISPOSED'
+  | 'ERR_GENERATION'
+  | 'ERR_NATIVE_BINDING';
+
+/** The base class of torch-gen's errors. */
+export class TorchGenError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The model directory, its files or its manifest cannot be used. Fix or re-export the model. */
+export class ModelLoadError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MODEL_LOAD', message, options);
+  }
+}
+
+/** The requested device does not exist or cannot be used. */
+export class DeviceError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DEVICE', message, options);
+  }
+}
+
+/** The device ran out of memory. */
+export class OutOfMemoryError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_OUT_OF_MEMORY', message, options);
+  }
+}
+
+/** An option or argument has the wrong type or is out of range; the message names it. */
+export class OptionError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_OPTION', message, options);
+  }
+}
+
+/** The prompt does not fit in the model's context. */
+export class ContextLengthError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONTEXT_LENGTH', message, options);
+  }
+}
+
+/** The model (or another resource) was used after `dispose()`. */
+export class DisposedError extends TorchGenError {
+  constructor(what = 'model') {
+    super('ERR_DISPOSED', `this ${what} has been disposed; load it again to use it`);
+  }
+}
+
+/** A forward pass or sampling step failed inside the engine; other requests are not affected. */
+export class GenerationError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_GENERATION', message, options);
+  }
+}
+
+/** The native addon could not be loaded (not built, or libtorch not found). */
+export class NativeBindingError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NATIVE_BINDING', message, options);
+  }
+}
+
+/**
+ * Converts an error thrown or rejected by the addon (an Error with a native `code`) to a typed error.
+ * `caller` is an Error created before the asynchronous call, so the stack shows the user's code rather
+ * than an empty native frame.
+ */
+export function fromNativeError(error: unknown, caller?: Error): TorchGenError {
+  if (error instanceof TorchGenError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  let typed: TorchGenError;
+  switch (code) {
+    case 'ERR_MODEL_LOAD':
+      typed = new ModelLoadError(message, { cause: error });
+      break;
+    case 'ERR_DEVICE':
+      typed = new DeviceError(message, { cause: error });
+      break;
+    case 'ERR_OUT_OF_MEMORY':
+      typed = new OutOfMemoryError(`${message}; lower maxContext, use a smaller dtype, or free device memory`, {
+        cause: error,
+      });
+      break;
+    case 'ERR_DISPOSED':
+      typed = new DisposedError();
+      break;
+    case 'ERR_INVALID_ARGUMENT':
+      typed = new OptionError(message, { cause: error });
+      break;
+    default:
+      typed = new GenerationError(message, { cause: error });
+  }
+  if (caller?.stack) typed.stack = `${typed.name}: ${typed.message}\n${caller.stack.split('\n').slice(1).join('\n')}`;
+  return typed;
+}

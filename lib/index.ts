@@ -1,0 +1,28 @@
+/**
+ * @org/torch-gen: run causal language models in-process on libtorch.
+ *
+ * @example
+ * import { loadModel } from '@org/torch-gen';
+ * await using model = await loadModel('./models/smollm2-135m-instruct');
+ * for await (const chunk of model.generate('Once upon a time', { maxTokens: 32 })) process.stdout.write(chunk.text);
+ */
+export { loadModel } from './load-model.js';
+export { Model } from './model.js';
+export type { FinishReason, GenerationChunk, ModelInfo, Prompt, Usage } from './model.js';
+export { Tokenizer } from './tokenizer.js';
+export type { DecodeOptions, EncodeOptions } from './tokenizer.js';
+export { runtimeInfo } from './runtime.js';
+export type { RuntimeInfo } from './runtime.js';
+export type { Device, Dtype, GenerateOptions, LoadModelOptions } from './options.js';
+export {
+  ContextLengthError,
+  DeviceError,
+  DisposedError,
+  GenerationError,
+  ModelLoadError,
+  NativeBindingError,
+  OptionError,
+  OutOfMemoryError,
+  TorchGenError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';

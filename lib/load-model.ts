@@ -1,0 +1,102 @@
+/** loadModel(): checks a model directory, reads its manifest and tokenizer, and loads it in the addon. */
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { debug } from './debug.js';
+import { ModelLoadError, fromNativeError } from './errors.js';
+import { readManifest } from './manifest.js';
+import { Model, dispatchEvents } from './model.js';
+import { loadAddon, type NativeEvent } from './native.js';
+import { resolveLoadOptions, type LoadModelOptions } from './options.js';
+import type { RequestStream } from './request-stream.js';
+import { Tokenizer } from './tokenizer.js';
+
+/**
+ * Loads a torch-gen model directory (model.pt, torch-gen.json, tokenizer.json). The weights are read
+ * and checked off the JavaScript thread.
+ *
+ * @example
+ * await using model = await loadModel('./models/smollm2-135m-instruct', { device: 'cpu' });
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  const caller = new Error();
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new ModelLoadError(`loadModel: expected the path of a model directory, received ${JSON.stringify(dir)}`);
+  }
+  const addon = loadAddon();
+  const { device, dtype } = resolveLoadOptions(options, () => addon.runtimeInfo().cudaAvailable);
+  const path = resolve(dir);
+  await checkDirectory(path);
+  const manifest = await readManifest(path);
+  const modelFile = join(path, 'model.pt');
+  await checkFile(modelFile, 'the TorchScript module');
+  const tokenizer = await Tokenizer.fromDirectory(path);
+
+  const streams = new Map<number, RequestStream>();
+  const onEvents = (events: NativeEvent[]) => {
+    try {
+      dispatchEvents(streams, events);
+    } catch (error) {
+      debug('event dispatch failed: %o', error);
+    }
+  };
+  let native;
+  try {
+    native = await addon.loadModel(
+      {
+        modelPath: modelFile,
+        interface: manifest.interface,
+        vocabSize: manifest.vocabSize,
+        maxContext: manifest.maxContext,
+        numLayers: manifest.numLayers,
+        numKvHeads: manifest.numKvHeads,
+        headDim: manifest.headDim,
+        device,
+        dtype,
+      },
+      onEvents,
+    );
+  } catch (error) {
+    const typed = fromNativeError(error, caller);
+    typed.message = `${path}: ${typed.message}`;
+    throw typed;
+  }
+  debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
+  return new Model(native, streams, tokenizer, {
+    architecture: manifest.architecture,
+    interface: manifest.interface,
+    vocabSize: manifest.vocabSize,
+    maxContext: manifest.maxContext,
+    numLayers: manifest.numLayers,
+    numHeads: manifest.numHeads,
+    numKvHeads: manifest.numKvHeads,
+    headDim: manifest.headDim,
+    device,
+    dtype,
+    bosTokenId: manifest.bosTokenId,
+    eosTokenIds: manifest.eosTokenIds,
+    path,
+  });
+}
+
+async function checkDirectory(path: string): Promise<void> {
+  try {
+    const info = await stat(path);
+    if (!info.isDirectory()) throw new ModelLoadError(`${path} is not a directory; pass the model's directory, not a file in it`);
+  } catch (error) {
+    if (error instanceof ModelLoadError) throw error;
+    throw new ModelLoadError(
+      `model directory ${path} does not exist; export one with \`python -m torch_gen_export\` ` +
+        '(or `npm run model:default` for the default model)',
+      { cause: error },
+    );
+  }
+}
+
+async function checkFile(path: string, what: string): Promise<void> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile() || info.size === 0) throw new Error('empty or not a file');
+  } catch (error) {
+    throw new ModelLoadError(`${path} (${what}) is missing or empty; re-export the model`, { cause: error });
+  }
+}

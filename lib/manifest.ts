@@ -1,0 +1,131 @@
+/** Reads and validates a model directory's manifest, torch-gen.json (docs/model-format.md). */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ModelLoadError } from './errors.js';
+
+export const MANIFEST_FILE = 'torch-gen.json';
+export const SUPPORTED_FORMAT_VERSION = 1;
+
+export type ModelInterface = 'logits' | 'kv-cache';
+export type WeightDtype = 'float32' | 'float16' | 'bfloat16';
+
+export interface Manifest {
+  formatVersion: number;
+  interface: ModelInterface;
+  architecture: string;
+  vocabSize: number;
+  maxContext: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  dtype: WeightDtype;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  exportedWith: Record<string, string>;
+  source: string;
+}
+
+const REEXPORT = 're-export the model with `python -m torch_gen_export` or fix the file';
+
+/** Reads `dir/torch-gen.json`; throws ModelLoadError naming the file and the field. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const path = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${String(error)})`;
+    throw new ModelLoadError(`${path} ${reason}; a torch-gen model directory needs a manifest: ${REEXPORT}`, {
+      cause: error,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ModelLoadError(`${path} is not valid JSON (${(error as Error).message}); ${REEXPORT}`, { cause: error });
+  }
+  return parseManifest(json, path);
+}
+
+/** Validates a parsed manifest. Exported for tests and tools that build manifests in memory. */
+export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
+  const fail = (message: string): never => {
+    throw new ModelLoadError(`${path}: ${message}; ${REEXPORT}`);
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('expected a JSON object');
+  const raw = json as Record<string, unknown>;
+
+  const field = (name: string): unknown => raw[name];
+  const integer = (name: string, min: number, optional = false): number => {
+    const value = field(name);
+    if (value === undefined && optional) return 0;
+    if (value === undefined) fail(`missing field \`${name}\``);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      fail(`\`${name}\` must be an integer >= ${min}, found ${JSON.stringify(value)}`);
+    }
+    return value as number;
+  };
+
+  if (raw.format !== undefined && raw.format !== 'torch-gen') fail(`\`format\` must be "torch-gen", found ${JSON.stringify(raw.format)}`);
+  const formatVersion = integer('format_version', 1);
+  if (formatVersion > SUPPORTED_FORMAT_VERSION) {
+    throw new ModelLoadError(
+      `${path}: format_version ${formatVersion} is newer than this torch-gen understands (${SUPPORTED_FORMAT_VERSION}); ` +
+        'upgrade @org/torch-gen, or re-export the model with the exporter of this version',
+    );
+  }
+  const iface = field('interface');
+  if (iface !== 'logits' && iface !== 'kv-cache') {
+    fail(`\`interface\` must be "logits" or "kv-cache", found ${JSON.stringify(iface)}`);
+  }
+  const isKv = iface === 'kv-cache';
+  const vocabSize = integer('vocab_size', 1);
+  const maxContext = integer('max_context', 2);
+  const numLayers = integer('num_layers', 1, !isKv);
+  const numKvHeads = integer('num_kv_heads', 1, !isKv);
+  const headDim = integer('head_dim', 1, !isKv);
+  const numHeads = integer('num_heads', 1, true) || numKvHeads;
+
+  const dtype = field('dtype') ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') {
+    fail(`\`dtype\` must be "float32", "float16" or "bfloat16", found ${JSON.stringify(dtype)}`);
+  }
+  const tokenId = (name: string): number | null => {
+    const value = field(name);
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value >= vocabSize) {
+      fail(`\`${name}\` must be null or a token id in [0, ${vocabSize}), found ${JSON.stringify(value)}`);
+    }
+    return value as number;
+  };
+  const eosRaw = field('eos_token_ids') ?? [];
+  if (!Array.isArray(eosRaw)) fail(`\`eos_token_ids\` must be an array of token ids, found ${JSON.stringify(eosRaw)}`);
+  const eosTokenIds = (eosRaw as unknown[]).map((value, index) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value >= vocabSize) {
+      fail(`\`eos_token_ids[${index}]\` must be a token id in [0, ${vocabSize}), found ${JSON.stringify(value)}`);
+    }
+    return value as number;
+  });
+  const exportedWith = field('exported_with');
+  const source = field('source');
+  return {
+    formatVersion,
+    interface: iface as ModelInterface,
+    architecture: typeof field('architecture') === 'string' ? (field('architecture') as string) : 'unknown',
+    vocabSize,
+    maxContext,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    dtype: dtype as WeightDtype,
+    bosTokenId: tokenId('bos_token_id'),
+    eosTokenIds,
+    padTokenId: tokenId('pad_token_id'),
+    exportedWith: typeof exportedWith === 'object' && exportedWith !== null ? (exportedWith as Record<string, string>) : {},
+    source: typeof source === 'string' ? source : '',
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The only file that loads the compiled addon. It declares the native interface; everything native is
+ * named `Native*` so it is clear which side of the boundary a value lives on.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { debug } from './debug.js';
+import { NativeBindingError } from './errors.js';
+
+/** What the addon needs to load a model: concrete values only (TypeScript resolves every default). */
+export interface NativeModelSpec {
+  modelPath: string;
+  interface: 'logits' | 'kv-cache';
+  vocabSize: number;
+  maxContext: number;
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  device: string;
+  dtype: 'float32' | 'float16' | 'bfloat16';
+}
+
+export interface NativeGenerationRequest {
+  tokens: Int32Array;
+  maxTokens: number;
+  stopTokenIds: number[];
+}
+
+export type NativeFinishReason = '' | 'stop' | 'length' | 'abort' | 'error';
+
+/** Tokens produced for one request since its last event; the last event has a finish reason. */
+export interface NativeEvent {
+  requestId: number;
+  tokenIds: number[];
+  finishReason: NativeFinishReason;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export interface NativeModel {
+  /** Queues a request; returns its id. Throws on invalid input or after dispose. */
+  generate(request: NativeGenerationRequest): number;
+  /** Ends a request at the next step with finish reason "abort". Unknown ids are ignored. */
+  cancel(requestId: number): void;
+  /** Aborts everything in flight, delivers the last events, stops the engine and frees its memory. */
+  dispose(): Promise<void>;
+}
+
+export interface NativeRuntimeInfo {
+  torchVersion: string;
+  cudaBuild: boolean;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  cpuThreads: number;
+}
+
+export interface NativeAddon {
+  runtimeInfo(): NativeRuntimeInfo;
+  loadModel(spec: NativeModelSpec, onEvents: (events: NativeEvent[]) => void): Promise<NativeModel>;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where the addon is looked for: TORCH_GEN_ADDON, then the cmake-js / node-gyp output. */
+export function addonPath(): string {
+  return process.env.TORCH_GEN_ADDON ?? join(packageRoot, 'build', 'Release', 'torch_gen.node');
+}
+
+let addon: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new NativeBindingError(
+      `the torch-gen addon is not built (${path} is missing); run \`npm run build:native\` ` +
+        '(it needs libtorch: `npm run setup:libtorch`, or TORCH_GEN_LIBTORCH pointing at one)',
+    );
+  }
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const missingLibrary = /lib[\w.+-]+\.so[\w.]*/.exec(reason)?.[0];
+    throw new NativeBindingError(
+      `the torch-gen addon at ${path} failed to load: ${reason}. ` +
+        (missingLibrary
+          ? `A shared library (${missingLibrary}) was not found: the libtorch the addon was built against has ` +
+            'moved or is gone. Run `npm run setup:libtorch && npm run build:native`.'
+          : 'Rebuild it with `npm run build:native`.'),
+      { cause: error },
+    );
+  }
+  debug('loaded addon %s', path);
+  return addon;
+}

@@ -1,0 +1,29 @@
+import { loadAddon, addonPath } from './native.js';
+
+export interface RuntimeInfo {
+  /** The libtorch version the addon runs on, e.g. "2.9.1". */
+  torchVersion: string;
+  /** True when the CUDA build of libtorch is loaded (CUDA can work if a GPU is present). */
+  cudaBuild: boolean;
+  /** True when a CUDA driver and at least one GPU answer. */
+  cudaAvailable: boolean;
+  /** The number of CUDA devices, 0 without CUDA. */
+  deviceCount: number;
+  /** The size of libtorch's CPU thread pool. */
+  cpuThreads: number;
+  /** The path of the loaded native addon. */
+  addonPath: string;
+}
+
+/** Facts about the libtorch and devices torch-gen runs on. Loads the addon on first call. */
+export function runtimeInfo(): RuntimeInfo {
+  const native = loadAddon().runtimeInfo();
+  return {
+    torchVersion: native.torchVersion,
+    cudaBuild: native.cudaBuild,
+    cudaAvailable: native.cudaAvailable,
+    deviceCount: native.cudaDeviceCount,
+    cpuThreads: native.cpuThreads,
+    addonPath: addonPath(),
+  };
+}

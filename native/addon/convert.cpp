@@ -1,0 +1,129 @@
+#include "convert.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace torchgen {
+namespace {
+
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, "torch-gen native: " + message);
+}
+
+std::string ReadString(const Napi::Object& object, const char* key) {
+  Napi::Value value = object.Get(key);
+  if (!value.IsString()) ThrowType(object.Env(), std::string("expected a string for `") + key + "`");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+// Integers arrive as JS numbers; anything fractional, non-finite or out of [min, max] is refused rather
+// than silently truncated.
+int64_t ReadInteger(Napi::Env env, const Napi::Value& value, const std::string& name, int64_t min, int64_t max) {
+  if (!value.IsNumber()) ThrowType(env, "expected an integer for `" + name + "`");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || std::floor(number) != number || number < static_cast<double>(min) ||
+      number > static_cast<double>(max)) {
+    ThrowType(env, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "] for `" +
+                       name + "`, received " + value.ToString().Utf8Value());
+  }
+  return static_cast<int64_t>(number);
+}
+
+int64_t ReadInteger(const Napi::Object& object, const char* key, int64_t min, int64_t max) {
+  return ReadInteger(object.Env(), object.Get(key), key, min, max);
+}
+
+std::vector<int64_t> ReadIntegerArray(const Napi::Object& object, const char* key, int64_t max) {
+  Napi::Env env = object.Env();
+  Napi::Value value = object.Get(key);
+  std::vector<int64_t> result;
+  if (value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto array = value.As<Napi::Int32Array>();
+    result.reserve(array.ElementLength());
+    for (size_t i = 0; i < array.ElementLength(); ++i) {
+      if (array[i] < 0 || array[i] > max) ThrowType(env, std::string("`") + key + "` holds an id out of range");
+      result.push_back(array[i]);
+    }
+    return result;
+  }
+  if (!value.IsArray()) ThrowType(env, std::string("expected an array of integers or an Int32Array for `") + key + "`");
+  auto array = value.As<Napi::Array>();
+  result.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    result.push_back(ReadInteger(env, array.Get(i), std::string(key) + "[" + std::to_string(i) + "]", 0, max));
+  }
+  return result;
+}
+
+}  // namespace
+
+ModelSpec ReadModelSpec(const Napi::Object& object) {
+  constexpr int64_t kMaxDimension = int64_t{1} << 31;
+  ModelSpec spec;
+  spec.model_path = ReadString(object, "modelPath");
+  const std::string interface = ReadString(object, "interface");
+  if (interface == "logits") {
+    spec.interface = ModelInterface::kLogits;
+  } else if (interface == "kv-cache") {
+    spec.interface = ModelInterface::kKvCache;
+  } else {
+    ThrowType(object.Env(), "`interface` must be 'logits' or 'kv-cache', received '" + interface + "'");
+  }
+  spec.vocab_size = ReadInteger(object, "vocabSize", 1, kMaxDimension);
+  spec.max_context = ReadInteger(object, "maxContext", 2, kMaxDimension);
+  spec.num_layers = ReadInteger(object, "numLayers", 0, 4096);
+  spec.num_kv_heads = ReadInteger(object, "numKvHeads", 0, 4096);
+  spec.head_dim = ReadInteger(object, "headDim", 0, 65536);
+  spec.device = ReadString(object, "device");
+  spec.dtype = ReadString(object, "dtype");
+  return spec;
+}
+
+GenerationRequest ReadGenerationRequest(const Napi::Object& object) {
+  constexpr int64_t kMaxTokenId = std::numeric_limits<int32_t>::max();
+  GenerationRequest request;
+  request.prompt = ReadIntegerArray(object, "tokens", kMaxTokenId);
+  request.max_tokens = ReadInteger(object, "maxTokens", 1, int64_t{1} << 31);
+  request.stop_token_ids = ReadIntegerArray(object, "stopTokenIds", kMaxTokenId);
+  return request;
+}
+
+Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("torchVersion", info.torch_version);
+  object.Set("cudaBuild", info.cuda_build);
+  object.Set("cudaAvailable", info.cuda_available);
+  object.Set("cudaDeviceCount", static_cast<double>(info.cuda_device_count));
+  object.Set("cpuThreads", static_cast<double>(info.cpu_threads));
+  return object;
+}
+
+Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events) {
+  Napi::Array array = Napi::Array::New(env, events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const TokenEvent& event = events[i];
+    Napi::Object object = Napi::Object::New(env);
+    object.Set("requestId", static_cast<double>(event.request_id));
+    Napi::Array tokens = Napi::Array::New(env, event.token_ids.size());
+    for (size_t t = 0; t < event.token_ids.size(); ++t) {
+      tokens.Set(static_cast<uint32_t>(t), static_cast<double>(event.token_ids[t]));
+    }
+    object.Set("tokenIds", tokens);
+    object.Set("finishReason", FinishReasonName(event.finish));
+    if (event.finish == FinishReason::kError) {
+      object.Set("errorCode", event.error_code);
+      object.Set("errorMessage", event.error_message);
+    }
+    array.Set(static_cast<uint32_t>(i), object);
+  }
+  return array;
+}
+
+Napi::Error MakeError(Napi::Env env, const Failure& failure) {
+  Napi::Error error = Napi::Error::New(env, failure.message);
+  error.Set("code", failure.code);
+  return error;
+}
+
+}  // namespace torchgen

@@ -1,0 +1,26 @@
+// Converts between JavaScript values and the core's plain structs. Runs on the JavaScript thread only.
+#pragma once
+
+#include <napi.h>
+
+#include <vector>
+
+#include "../core/engine.h"
+#include "../core/failure.h"
+#include "../core/model_spec.h"
+#include "../core/runtime_info.h"
+
+namespace torchgen {
+
+// Each throws a JavaScript TypeError naming the field when a value has the wrong type or range; the
+// TypeScript layer validates first, so these guard callers that bypass it.
+ModelSpec ReadModelSpec(const Napi::Object& object);
+GenerationRequest ReadGenerationRequest(const Napi::Object& object);
+
+Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info);
+Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events);
+
+// A JavaScript Error whose `code` property is the failure's code.
+Napi::Error MakeError(Napi::Env env, const Failure& failure);
+
+}  // namespace torchgen

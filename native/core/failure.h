@@ -1,0 +1,55 @@
+// Errors as values: no exception leaves the engine thread or crosses into N-API unconverted.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace torchgen {
+
+// Stable codes that the TypeScript layer maps to its error classes (lib/errors.ts).
+namespace codes {
+inline constexpr const char* kModelLoad = "ERR_MODEL_LOAD";
+inline constexpr const char* kDevice = "ERR_DEVICE";
+inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
+inline constexpr const char* kInvalidArgument = "ERR_INVALID_ARGUMENT";
+inline constexpr const char* kDisposed = "ERR_DISPOSED";
+inline constexpr const char* kInternal = "ERR_INTERNAL";
+}  // namespace codes
+
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+// Thrown by torch-gen's own checks; carries the code the user will see.
+class TorchGenError : public std::runtime_error {
+ public:
+  TorchGenError(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+// Describes the exception being handled; call only inside a catch block. `fallback_code` is used for
+// exceptions that are not torch-gen's own (a c10::Error while loading a model is a load error, say).
+Failure DescribeCurrentException(const char* fallback_code);
+
+// Runs `fn`, converting any exception into a Failure whose message starts with `operation`.
+template <typename Fn>
+std::optional<Failure> Guarded(std::string_view operation, const char* fallback_code, Fn&& fn) {
+  try {
+    std::forward<Fn>(fn)();
+    return std::nullopt;
+  } catch (...) {
+    Failure failure = DescribeCurrentException(fallback_code);
+    failure.message = std::string(operation) + ": " + failure.message;
+    return failure;
+  }
+}
+
+}  // namespace torchgen

@@ -1,0 +1,135 @@
+#include "model.h"
+
+#include <sstream>
+
+#include <torch/cuda.h>
+
+#include "failure.h"
+
+namespace torchgen {
+namespace {
+
+std::string ShapeString(const at::Tensor& tensor) {
+  std::ostringstream out;
+  out << tensor.sizes();
+  return out.str();
+}
+
+// What a user-traced module may return: a tensor, or a tuple/list whose first element is the logits
+// (Hugging Face models traced with torchscript=True return tuples).
+at::Tensor LogitsFromOutput(const c10::IValue& output) {
+  if (output.isTensor()) return output.toTensor();
+  if (output.isTuple()) {
+    const auto& elements = output.toTupleRef().elements();
+    if (!elements.empty() && elements[0].isTensor()) return elements[0].toTensor();
+  }
+  if (output.isList()) {
+    auto list = output.toList();
+    if (list.size() > 0 && list.get(0).isTensor()) return list.get(0).toTensor();
+  }
+  throw TorchGenError(codes::kModelLoad, "model.pt: forward did not return a tensor of logits (it returned " +
+                                             output.tagKind() + ")");
+}
+
+}  // namespace
+
+c10::Device ResolveDevice(const std::string& device) {
+  c10::Device parsed(c10::kCPU);
+  try {
+    parsed = c10::Device(device);
+  } catch (const c10::Error&) {
+    throw TorchGenError(codes::kDevice, "unknown device '" + device + "'; use 'cpu', 'cuda' or 'cuda:N'");
+  }
+  if (parsed.is_cpu()) return parsed;
+  if (!parsed.is_cuda()) {
+    throw TorchGenError(codes::kDevice, "device '" + device + "' is not supported; use 'cpu', 'cuda' or 'cuda:N'");
+  }
+  if (!torch::cuda::is_available()) {
+    throw TorchGenError(codes::kDevice, "device '" + device +
+                                            "' was requested but CUDA is not available (no NVIDIA driver or GPU "
+                                            "found, or libtorch was built without CUDA); use device 'cpu'");
+  }
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  const int64_t index = parsed.has_index() ? parsed.index() : 0;
+  if (index >= count) {
+    throw TorchGenError(codes::kDevice, "device '" + device + "' does not exist: this machine has " +
+                                            std::to_string(count) + " CUDA device(s), cuda:0 to cuda:" +
+                                            std::to_string(count - 1));
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+c10::ScalarType ResolveDtype(const std::string& dtype) {
+  if (dtype == "float32") return c10::kFloat;
+  if (dtype == "float16") return c10::kHalf;
+  if (dtype == "bfloat16") return c10::kBFloat16;
+  throw TorchGenError(codes::kInvalidArgument, "unknown dtype '" + dtype + "'; use float32, float16 or bfloat16");
+}
+
+std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
+  const c10::Device device = ResolveDevice(spec.device);
+  const c10::ScalarType dtype = ResolveDtype(spec.dtype);
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(spec.model_path, device);
+  } catch (const c10::Error& error) {
+    throw TorchGenError(codes::kModelLoad, "model.pt could not be loaded as TorchScript (" +
+                                               std::string(error.what_without_backtrace()) +
+                                               "); export it with torch.jit.save or the torch-gen exporter");
+  }
+  module.eval();
+  module.to(dtype);
+  std::unique_ptr<Model> model(new Model(spec, std::move(module), device));
+
+  // A module that is not the causal LM the manifest describes fails here, with a message, rather than
+  // on a user's first request.
+  c10::InferenceMode inference_guard;
+  at::Tensor probe = torch::zeros({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  at::Tensor logits = model->ForwardLogits(probe);
+  if (!at::isFloatingType(logits.scalar_type())) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
+                                               std::string(c10::toString(logits.scalar_type())) +
+                                               "; a causal LM returns floating-point logits");
+  }
+  return model;
+}
+
+Model::Model(ModelSpec spec, torch::jit::Module module, c10::Device device)
+    : spec_(std::move(spec)), module_(std::move(module)), device_(device) {}
+
+at::Tensor Model::ForwardLogits(const at::Tensor& tokens) {
+  c10::IValue output;
+  try {
+    output = module_.forward({tokens});
+  } catch (const c10::Error& error) {
+    throw TorchGenError(codes::kModelLoad,
+                        "model.pt: forward(tokens[B, T] int64) failed; the `logits` interface expects "
+                        "forward(tokens) -> logits[B, T, V] (" +
+                            std::string(error.what_without_backtrace()) + ")");
+  }
+  at::Tensor logits = LogitsFromOutput(output);  // [B, T, V]
+  const bool shape_ok = logits.dim() == 3 && logits.size(0) == tokens.size(0) && logits.size(1) == tokens.size(1);
+  if (!shape_ok) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of shape " + ShapeString(logits) +
+                                               " for tokens of shape " + ShapeString(tokens) +
+                                               "; the `logits` interface returns [B, T, vocab_size]");
+  }
+  if (logits.size(2) != spec_.vocab_size) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned " + std::to_string(logits.size(2)) +
+                                               " logits per token but torch-gen.json says vocab_size " +
+                                               std::to_string(spec_.vocab_size) +
+                                               "; fix the manifest or re-export the model");
+  }
+  return logits;
+}
+
+at::Tensor Model::NextTokenLogits(const std::vector<int64_t>& sequence) {
+  // from_blob does not copy: clone before moving to the device so the tensor owns its memory.
+  at::Tensor tokens = torch::from_blob(const_cast<int64_t*>(sequence.data()),  // [1, T] int64
+                                       {1, static_cast<int64_t>(sequence.size())}, torch::kLong)
+                          .to(device_, /*non_blocking=*/false, /*copy=*/true);
+  at::Tensor logits = ForwardLogits(tokens);                // [1, T, V]
+  return logits.select(0, 0).select(0, -1).to(torch::kFloat);  // [V] float32
+}
+
+}  // namespace torchgen

@@ -1,0 +1,34 @@
+// What the addon needs to know to load a model: the manifest's fields, validated and normalised by the
+// TypeScript layer (lib/manifest.ts), plus the user's device and dtype. Concrete values only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace torchgen {
+
+enum class ModelInterface { kLogits, kKvCache };
+
+struct ModelSpec {
+  std::string model_path;  // the model.pt file
+  ModelInterface interface = ModelInterface::kLogits;
+  int64_t vocab_size = 0;
+  int64_t max_context = 0;
+  // Cache geometry; used by the kv-cache interface only.
+  int64_t num_layers = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  std::string device;  // "cpu", "cuda", "cuda:1"
+  std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
+};
+
+// One generation request, as the engine sees it.
+struct GenerationRequest {
+  uint64_t id = 0;
+  std::vector<int64_t> prompt;  // token ids, each < vocab_size, non-empty
+  int64_t max_tokens = 0;       // >= 1
+  std::vector<int64_t> stop_token_ids;
+};
+
+}  // namespace torchgen

@@ -1,0 +1,24 @@
+#include "runtime_info.h"
+
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+namespace torchgen {
+
+RuntimeInfo QueryRuntimeInfo() {
+  RuntimeInfo info;
+  info.torch_version = TORCH_VERSION;
+  // RTLD_NOLOAD only looks: it tells whether the link kept libtorch_cuda (see CMakeLists.txt).
+  void* cuda_library = dlopen("libtorch_cuda.so", RTLD_NOW | RTLD_NOLOAD);
+  info.cuda_build = cuda_library != nullptr;
+  if (cuda_library != nullptr) dlclose(cuda_library);
+  info.cuda_available = torch::cuda::is_available();
+  info.cuda_device_count = info.cuda_available ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  info.cpu_threads = at::get_num_threads();
+  return info;
+}
+
+}  // namespace torchgen

@@ -1,0 +1,19 @@
+// Facts about the libtorch the addon runs on, for runtimeInfo().
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace torchgen {
+
+struct RuntimeInfo {
+  std::string torch_version;
+  bool cuda_build = false;      // libtorch_cuda is loaded in this process
+  bool cuda_available = false;  // ... and a driver and at least one GPU answer
+  int64_t cuda_device_count = 0;
+  int64_t cpu_threads = 0;      // libtorch's intra-op thread pool size
+};
+
+RuntimeInfo QueryRuntimeInfo();
+
+}  // namespace torchgen

@@ -1,0 +1,31 @@
+// Prints one space-separated list for binding.gyp's `<!@(...)` expansions, so that node-gyp builds the
+// same sources against the same libtorch, ABI and rpath as CMakeLists.txt.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findLibtorch, projectRoot } from './libtorch.mjs';
+
+const what = process.argv[2];
+if (what === 'sources') {
+  console.log(readFileSync(join(projectRoot, 'native', 'sources.txt'), 'utf8').trim().split(/\s+/).join(' '));
+  process.exit(0);
+}
+let torch;
+try {
+  torch = findLibtorch();
+} catch (error) {
+  console.error(`torch-gen: ${error.message}`);
+  process.exit(1);
+}
+const rpath = process.env.TORCH_GEN_RPATH || torch.libDir;
+const libs = torch.hasCuda ? ['torch_cuda', 'c10_cuda', 'torch', 'torch_cpu', 'c10'] : ['torch', 'torch_cpu', 'c10'];
+const lists = {
+  cflags: [...torch.includeDirs.flatMap((dir) => ['-isystem', dir]), `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`],
+  // See CMakeLists.txt: --no-as-needed keeps libtorch_cuda linked; the rpath finds libtorch at run time.
+  ldflags: ['-Wl,--no-as-needed', `-Wl,-rpath,${rpath}`],
+  libraries: [`-L${torch.libDir}`, ...libs.map((lib) => `-l${lib}`)],
+};
+if (!(what in lists)) {
+  console.error(`gyp-config: unknown list '${what}'`);
+  process.exit(1);
+}
+console.log(lists[what].join(' '));

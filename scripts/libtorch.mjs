@@ -1,0 +1,99 @@
+// Finds the libtorch that the addon builds against and loads at run time.
+//
+// Order: TORCH_GEN_LIBTORCH (a directory with include/, lib/ and share/cmake: an unpacked libtorch zip or a
+// torch package directory), then TORCH_GEN_PYTHON (a Python whose `import torch` gives the libtorch, for
+// example a system torch on a GPU host), then the project's own virtualenv (.venv, made by
+// `npm run setup:libtorch`).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const venvDir = join(projectRoot, '.venv');
+export const venvPython = join(venvDir, 'bin', 'python');
+
+/** The Python that owns the libtorch, or null when TORCH_GEN_LIBTORCH names a bare directory. */
+export function torchPython() {
+  if (process.env.TORCH_GEN_LIBTORCH) return null;
+  if (process.env.TORCH_GEN_PYTHON) return process.env.TORCH_GEN_PYTHON;
+  return venvPython;
+}
+
+export class LibtorchNotFound extends Error {}
+
+/** Returns { dir, includeDirs, libDir, version, cxx11Abi, hasCuda, source }. Throws LibtorchNotFound. */
+export function findLibtorch() {
+  let dir;
+  let source;
+  if (process.env.TORCH_GEN_LIBTORCH) {
+    dir = resolve(process.env.TORCH_GEN_LIBTORCH);
+    source = 'TORCH_GEN_LIBTORCH';
+  } else {
+    const python = torchPython();
+    if (!existsSync(python) && !process.env.TORCH_GEN_PYTHON) {
+      throw new LibtorchNotFound(
+        `no libtorch found: ${python} does not exist. Run \`npm run setup:libtorch\` to install torch into ` +
+          '.venv, or set TORCH_GEN_LIBTORCH to an unpacked libtorch directory.',
+      );
+    }
+    try {
+      dir = execFileSync(python, ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim();
+    } catch (error) {
+      throw new LibtorchNotFound(
+        `no libtorch found: \`${python} -c "import torch"\` failed (${String(error.stderr || error.message).trim().split('\n').pop()}). ` +
+          'Run `npm run setup:libtorch`, or set TORCH_GEN_LIBTORCH.',
+      );
+    }
+    source = process.env.TORCH_GEN_PYTHON ? 'TORCH_GEN_PYTHON' : '.venv';
+  }
+  const libDir = join(dir, 'lib');
+  const include = join(dir, 'include');
+  for (const needed of [join(include, 'torch', 'script.h'), join(libDir, 'libtorch.so'), join(libDir, 'libc10.so')]) {
+    if (!existsSync(needed)) {
+      throw new LibtorchNotFound(`${dir} is not a libtorch: ${needed} is missing (from ${source}).`);
+    }
+  }
+  return {
+    dir,
+    source,
+    libDir,
+    includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
+    version: readVersion(include),
+    cxx11Abi: usesCxx11Abi(join(libDir, 'libc10.so')),
+    hasCuda: existsSync(join(libDir, 'libtorch_cuda.so')),
+  };
+}
+
+function readVersion(include) {
+  const header = join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
+  if (!existsSync(header)) return 'unknown';
+  const text = readFileSync(header, 'utf8');
+  const part = (name) => (text.match(new RegExp(`#define TORCH_VERSION_${name} (\\d+)`)) || [])[1];
+  return [part('MAJOR'), part('MINOR'), part('PATCH')].join('.');
+}
+
+// The addon must use the C++ ABI libtorch was built with, or std::string arguments crash at run time.
+// The new ABI mangles std::string as std::__cxx11::basic_string, so its name appears in libc10's symbols.
+function usesCxx11Abi(libc10) {
+  return readFileSync(libc10).includes('__cxx11');
+}
+
+// `node scripts/libtorch.mjs [field]` prints one field (for CMake and binding.gyp) or all as JSON.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const info = findLibtorch();
+    const field = process.argv[2];
+    if (!field) console.log(JSON.stringify(info, null, 2));
+    else if (field === 'includeDirs') console.log(info.includeDirs.join(' '));
+    else if (field === 'cxx11Abi') console.log(info.cxx11Abi ? 1 : 0);
+    else if (field === 'hasCuda') console.log(info.hasCuda ? 1 : 0);
+    else console.log(info[field]);
+  } catch (error) {
+    console.error(`torch-gen: ${error.message}`);
+    process.exit(1);
+  }
+}
