@@ -18,9 +18,10 @@ sys.path.insert(0, str(HERE))
 
 
 def _builders():
+    from fixtures.bad_modules import build_bad_modules
     from fixtures.logits_gpt2 import build_logits_gpt2
 
-    builders = {"gpt2-logits": build_logits_gpt2}
+    builders = {"gpt2-logits": build_logits_gpt2, "bad-modules": build_bad_modules}
     try:
         from fixtures.kv_models import build_kv_fixture
     except ImportError:

@@ -1,0 +1,48 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export const fixturesRoot = resolve(import.meta.dirname, 'fixtures', 'models');
+export const fixture = (name: string) => join(fixturesRoot, name);
+
+export interface ExpectedPrompt {
+  text: string;
+  prompt_ids: number[];
+  generated_ids: number[];
+}
+export interface Expected {
+  max_new_tokens: number;
+  eos_token_id: number;
+  prompts: ExpectedPrompt[];
+}
+
+export function readExpected(name: string): Expected {
+  return JSON.parse(readFileSync(join(fixture(name), 'expected.json'), 'utf8')) as Expected;
+}
+
+/** Copies a fixture into a temporary directory so a test can break it; returns the copy's path. */
+export function copyFixture(name: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `torch-gen-${name}-`));
+  cpSync(fixture(name), dir, { recursive: true });
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function editManifest(dir: string, edit: (manifest: Record<string, unknown>) => void): void {
+  const path = join(dir, 'torch-gen.json');
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  edit(manifest);
+  writeFileSync(path, JSON.stringify(manifest));
+}
+
+/** Measures the event loop's delay while `work` runs: resolves with its p99 and max in milliseconds. */
+export async function measureEventLoopLag<T>(work: () => Promise<T>): Promise<{ result: T; p99Ms: number; maxMs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  try {
+    const result = await work();
+    return { result, p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 };
+  } finally {
+    histogram.disable();
+  }
+}
