@@ -23,10 +23,14 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     throw new ModelLoadError(`loadModel: expected the path of a model directory, received ${JSON.stringify(dir)}`);
   }
   const addon = loadAddon();
-  const { device, dtype } = resolveLoadOptions(options, () => addon.runtimeInfo().cudaAvailable);
   const path = resolve(dir);
   await checkDirectory(path);
   const manifest = await readManifest(path);
+  const { device, dtype, maxBatch, maxContext } = resolveLoadOptions(
+    options,
+    () => addon.runtimeInfo().cudaAvailable,
+    manifest.maxContext,
+  );
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
@@ -46,10 +50,11 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
         modelPath: modelFile,
         interface: manifest.interface,
         vocabSize: manifest.vocabSize,
-        maxContext: manifest.maxContext,
+        maxContext,
         numLayers: manifest.numLayers,
         numKvHeads: manifest.numKvHeads,
         headDim: manifest.headDim,
+        maxBatch,
         device,
         dtype,
       },
@@ -65,7 +70,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     architecture: manifest.architecture,
     interface: manifest.interface,
     vocabSize: manifest.vocabSize,
-    maxContext: manifest.maxContext,
+    maxContext,
+    maxBatch: manifest.interface === 'logits' ? 1 : maxBatch,
     numLayers: manifest.numLayers,
     numHeads: manifest.numHeads,
     numKvHeads: manifest.numKvHeads,

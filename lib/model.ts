@@ -31,7 +31,10 @@ export interface ModelInfo {
   architecture: string;
   interface: Manifest['interface'];
   vocabSize: number;
+  /** Tokens per request (prompt plus generated), as loaded (the maxContext option). */
   maxContext: number;
+  /** Requests decoded together (the maxBatch option; 1 for `logits` models). */
+  maxBatch: number;
   numLayers: number;
   numHeads: number;
   numKvHeads: number;

@@ -18,6 +18,8 @@ export interface NativeModelSpec {
   numLayers: number;
   numKvHeads: number;
   headDim: number;
+  /** KV-cache slots: requests decoded together. */
+  maxBatch: number;
   device: string;
   dtype: 'float32' | 'float16' | 'bfloat16';
 }

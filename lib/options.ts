@@ -18,6 +18,16 @@ export interface LoadModelOptions {
    * (libtorch's CPU half-precision kernels are slow). `'bfloat16'` on request.
    */
   dtype?: Dtype;
+  /**
+   * The most requests that decode together (the KV-cache pool's slots, allocated once at load);
+   * more requests wait in a queue. Integer in [1, 1024]. Default 4. `logits` models run one at a time.
+   */
+  maxBatch?: number;
+  /**
+   * The tokens (prompt plus generated) each request can hold, in [2, the model's max_context]. It sizes
+   * the KV cache: memory grows with maxBatch x maxContext. Default: the model's max_context, at most 2048.
+   */
+  maxContext?: number;
 }
 
 export interface GenerateOptions {
@@ -68,12 +78,24 @@ function checkObject(options: unknown, what: string): Record<string, unknown> {
 
 const DEVICE_PATTERN = /^(auto|cpu|cuda|cuda:\d+)$/;
 
+export const DEFAULT_MAX_BATCH = 4;
+export const DEFAULT_MAX_CONTEXT_CAP = 2048;
+
+export interface ResolvedLoadOptions {
+  device: string;
+  dtype: Dtype;
+  maxBatch: number;
+  maxContext: number;
+}
+
+/** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */
 export function resolveLoadOptions(
   options: unknown,
   cudaAvailable: () => boolean,
-): { device: string; dtype: Dtype } {
+  modelMaxContext: number,
+): ResolvedLoadOptions {
   const raw = checkObject(options, 'loadModel options');
-  checkKnownKeys(raw, ['device', 'dtype'], 'loadModel');
+  checkKnownKeys(raw, ['device', 'dtype', 'maxBatch', 'maxContext'], 'loadModel');
   const device = raw.device ?? 'auto';
   if (typeof device !== 'string' || !DEVICE_PATTERN.test(device)) {
     throw optionError('device', "'auto', 'cpu', 'cuda' or 'cuda:N'", device);
@@ -83,14 +105,24 @@ export function resolveLoadOptions(
   if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') {
     throw optionError('dtype', "'float32', 'float16' or 'bfloat16'", dtype);
   }
-  return { device: resolvedDevice, dtype };
+  const maxBatch = raw.maxBatch ?? DEFAULT_MAX_BATCH;
+  if (!isIntegerIn(maxBatch, 1, 1024)) throw optionError('maxBatch', 'an integer in [1, 1024]', maxBatch);
+  const maxContext = raw.maxContext ?? Math.min(modelMaxContext, DEFAULT_MAX_CONTEXT_CAP);
+  if (!isIntegerIn(maxContext, 2, modelMaxContext)) {
+    throw optionError('maxContext', `an integer in [2, ${modelMaxContext}] (the model's context)`, maxContext);
+  }
+  return { device: resolvedDevice, dtype, maxBatch, maxContext };
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 export function resolveGenerateOptions(options: unknown): ResolvedGenerateOptions {
   const raw = checkObject(options, 'generate options');
   checkKnownKeys(raw, ['maxTokens', 'signal'], 'generate');
   const maxTokens = raw.maxTokens ?? DEFAULT_MAX_TOKENS;
-  if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_TOKENS_LIMIT) {
+  if (!isIntegerIn(maxTokens, 1, MAX_TOKENS_LIMIT)) {
     throw optionError('maxTokens', `an integer in [1, ${MAX_TOKENS_LIMIT}]`, maxTokens);
   }
   const signal = raw.signal;

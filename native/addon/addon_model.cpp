@@ -23,8 +23,8 @@ AddonModel::AddonModel(const Napi::CallbackInfo& info) : ObjectWrap<AddonModel>(
   if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsFunction()) {
     throw Napi::TypeError::New(env, "AddonModel cannot be constructed directly; use loadModel()");
   }
-  auto* loaded = info[0].As<Napi::External<std::unique_ptr<Model>>>().Data();
-  if (loaded == nullptr || !*loaded) throw Napi::Error::New(env, "AddonModel: the loaded model was already taken");
+  auto* loaded = info[0].As<Napi::External<std::unique_ptr<Engine>>>().Data();
+  if (loaded == nullptr || !*loaded) throw Napi::Error::New(env, "AddonModel: the loaded engine was already taken");
 
   channel_ = new EventChannel{this};
   events_ = EventsFunction::New(env, info[1].As<Napi::Function>(), "torch-gen:events", 0, 1, channel_,
@@ -33,7 +33,8 @@ AddonModel::AddonModel(const Napi::CallbackInfo& info) : ObjectWrap<AddonModel>(
   events_.Unref(env);
 
   EventsFunction events = events_;
-  engine_ = std::make_unique<Engine>(std::move(*loaded), [events](std::vector<TokenEvent>&& batch) mutable {
+  engine_ = std::move(*loaded);
+  engine_->Start([events](std::vector<TokenEvent>&& batch) mutable {
     auto* heap_batch = new EventBatch(std::move(batch));
     // Fails only while the function is closing (dispose or teardown); then nobody waits for the events.
     if (events.NonBlockingCall(heap_batch) != napi_ok) delete heap_batch;

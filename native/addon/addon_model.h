@@ -18,8 +18,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
  public:
   static Napi::Function DefineClass(Napi::Env env);
 
-  // Called from LoadWorker only: info[0] is an External holding the loaded Model, info[1] the function
-  // that receives every batch of events.
+  // Called from LoadWorker only: info[0] is an External holding the loaded Engine (not yet started),
+  // info[1] the function that receives every batch of events.
   explicit AddonModel(const Napi::CallbackInfo& info);
   ~AddonModel() override;
 

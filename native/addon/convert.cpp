@@ -75,6 +75,7 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.num_layers = ReadInteger(object, "numLayers", 0, 4096);
   spec.num_kv_heads = ReadInteger(object, "numKvHeads", 0, 4096);
   spec.head_dim = ReadInteger(object, "headDim", 0, 65536);
+  spec.max_batch = ReadInteger(object, "maxBatch", 1, 4096);
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   return spec;

@@ -1,5 +1,6 @@
 #include "load_worker.h"
 
+#include "../core/engine.h"
 #include "../core/model.h"
 #include "addon_state.h"
 #include "convert.h"
@@ -13,7 +14,8 @@ LoadWorker::LoadWorker(Napi::Env env, ModelSpec spec, Napi::Function on_events)
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
 void LoadWorker::Execute() {
-  failure_ = Guarded("loading the model failed", codes::kModelLoad, [&] { model_ = Model::Load(spec_); });
+  failure_ = Guarded("loading the model failed", codes::kModelLoad,
+                     [&] { engine_ = std::make_unique<Engine>(Model::Load(spec_)); });
 }
 
 void LoadWorker::OnOK() {
@@ -23,8 +25,8 @@ void LoadWorker::OnOK() {
     return;
   }
   try {
-    // The constructor takes the model out of this External; whatever it leaves is freed with model_.
-    auto external = Napi::External<std::unique_ptr<Model>>::New(env, &model_);
+    // The constructor takes the engine out of this External; whatever it leaves is freed with engine_.
+    auto external = Napi::External<std::unique_ptr<Engine>>::New(env, &engine_);
     Napi::Object handle = GetAddonState(env).model_constructor.New({external, on_events_.Value()});
     deferred_.Resolve(handle);
   } catch (const Napi::Error& error) {

@@ -1,5 +1,5 @@
-// Loads a model off the JavaScript thread (reading weights and the probe forward take seconds) and
-// resolves with its AddonModel.
+// Loads a model and allocates its engine's cache off the JavaScript thread (reading weights, the probe
+// forward and the cache take seconds), then resolves with its AddonModel.
 #pragma once
 
 #include <napi.h>
@@ -12,7 +12,7 @@
 
 namespace torchgen {
 
-class Model;
+class Engine;
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
@@ -27,7 +27,7 @@ class LoadWorker : public Napi::AsyncWorker {
   ModelSpec spec_;
   Napi::FunctionReference on_events_;
   Napi::Promise::Deferred deferred_;
-  std::unique_ptr<Model> model_;
+  std::unique_ptr<Engine> engine_;
   std::optional<Failure> failure_;
 };
 

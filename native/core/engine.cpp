@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
 #include "failure.h"
+#include "kv_cache.h"
 #include "model.h"
 #include "sampler.h"
 
@@ -21,15 +23,23 @@ const char* FinishReasonName(FinishReason reason) {
   return "";
 }
 
-// A request being generated: its whole sequence so far (the `logits` interface recomputes all of it).
-struct Engine::Active {
-  GenerationRequest request;
-  std::vector<int64_t> sequence;
-  int64_t generated = 0;
-};
+namespace {
 
-Engine::Engine(std::unique_ptr<Model> model, EventSink sink)
-    : spec_(model->spec()), model_(std::move(model)), sink_(std::move(sink)) {
+TokenEvent FinalEvent(uint64_t id, FinishReason reason) { return {id, {}, reason, "", ""}; }
+
+// Copies host token ids into an int64 tensor of the given shape on the device.
+at::Tensor ToDevice(const std::vector<int64_t>& values, std::vector<int64_t> shape, const c10::Device& device) {
+  return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).to(device, false, /*copy=*/true);
+}
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<Model> model) : spec_(model->spec()), model_(std::move(model)) {
+  if (spec_.interface == ModelInterface::kKvCache) cache_ = model_->AllocateCache();
+}
+
+void Engine::Start(EventSink sink) {
+  sink_ = std::move(sink);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -80,7 +90,6 @@ void Engine::Stop() {
   }
   wake_.notify_one();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-  stopped_ = true;
 }
 
 void Engine::Run() {
@@ -88,8 +97,16 @@ void Engine::Run() {
   c10::InferenceMode inference_guard;
   while (WaitForWork()) {
     std::vector<TokenEvent> events;
-    AdmitAndCancel(events);
-    if (!active_.empty()) Step(events);
+    std::vector<std::unique_ptr<Active>> admitted;
+    TakeRequests(admitted, events);
+    if (spec_.interface == ModelInterface::kLogits) {
+      for (auto& active : admitted) active_.push_back(std::move(active));
+      if (!active_.empty()) StepLogits(events);
+    } else {
+      // New requests first: each prefill yields its first token, so they join the decode step below.
+      for (auto& active : admitted) PrefillWithCache(std::move(active), events);
+      if (!active_.empty()) DecodeWithCache(events);
+    }
     if (!events.empty()) sink_(std::move(events));
   }
   std::vector<TokenEvent> events;
@@ -103,67 +120,149 @@ bool Engine::WaitForWork() {
   return !stopping_;
 }
 
-void Engine::AdmitAndCancel(std::vector<TokenEvent>& events) {
+void Engine::TakeRequests(std::vector<std::unique_ptr<Active>>& admitted, std::vector<TokenEvent>& events) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Cancelled requests end at this step boundary, queued or running.
-  auto is_cancelled = [this](uint64_t id) { return cancelled_.count(id) > 0; };
-  for (auto it = queue_.begin(); it != queue_.end();) {
-    if (is_cancelled(it->id)) {
-      events.push_back({it->id, {}, FinishReason::kAbort, "", ""});
-      it = queue_.erase(it);
-    } else {
-      ++it;
+  if (!cancelled_.empty()) {
+    // Cancelled requests end at this step boundary, queued or running.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (cancelled_.count(it->id) > 0) {
+        events.push_back(FinalEvent(it->id, FinishReason::kAbort));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
     }
-  }
-  for (auto it = active_.begin(); it != active_.end();) {
-    if (is_cancelled((*it)->request.id)) {
-      events.push_back({(*it)->request.id, {}, FinishReason::kAbort, "", ""});
-      it = active_.erase(it);
-    } else {
-      ++it;
+    std::vector<size_t> rows;
+    for (size_t row = 0; row < active_.size(); ++row) {
+      if (cancelled_.count(active_[row]->request.id) > 0) {
+        events.push_back(FinalEvent(active_[row]->request.id, FinishReason::kAbort));
+        rows.push_back(row);
+      }
     }
+    Retire(std::move(rows));
+    cancelled_.clear();
   }
-  cancelled_.clear();
   // The `logits` interface has no cache to share, so it runs one request at a time, in arrival order.
-  if (active_.empty() && !queue_.empty()) {
+  const size_t capacity = spec_.interface == ModelInterface::kLogits ? 1 : static_cast<size_t>(spec_.max_batch);
+  while (!queue_.empty() && active_.size() + admitted.size() < capacity) {
     auto active = std::make_unique<Active>();
     active->request = std::move(queue_.front());
     queue_.pop_front();
-    active->sequence = active->request.prompt;
-    active_.push_back(std::move(active));
+    admitted.push_back(std::move(active));
   }
 }
 
-void Engine::Step(std::vector<TokenEvent>& events) {
+bool Engine::Accept(Active& active, int64_t token, std::vector<TokenEvent>& events) {
+  active.generated += 1;
+  active.next_token = token;
+  const int64_t length = spec_.interface == ModelInterface::kLogits
+                             ? static_cast<int64_t>(active.sequence.size()) + 1
+                             : active.cached + 1;  // the sampled token still has to enter the cache
+  if (spec_.interface == ModelInterface::kLogits) active.sequence.push_back(token);
+  const auto& stops = active.request.stop_token_ids;
+  FinishReason finish = FinishReason::kNone;
+  if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+    finish = FinishReason::kStop;
+  } else if (active.generated >= active.request.max_tokens || length >= spec_.max_context) {
+    finish = FinishReason::kLength;
+  }
+  events.push_back({active.request.id, {token}, finish, "", ""});
+  return finish != FinishReason::kNone;
+}
+
+void Engine::StepLogits(std::vector<TokenEvent>& events) {
   Active& active = *active_.front();
+  if (active.sequence.empty()) active.sequence = active.request.prompt;
   int64_t token = -1;
   auto failure = Guarded("generation failed", codes::kInternal, [&] {
     token = SampleGreedy(model_->NextTokenLogits(active.sequence));
   });
   if (failure) {
     events.push_back({active.request.id, {}, FinishReason::kError, failure->code, failure->message});
-    active_.erase(active_.begin());
+    Retire({0});
     return;
   }
-  active.sequence.push_back(token);
-  active.generated += 1;
-  const auto& stops = active.request.stop_token_ids;
-  FinishReason finish = FinishReason::kNone;
-  if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
-    finish = FinishReason::kStop;
-  } else if (active.generated >= active.request.max_tokens ||
-             static_cast<int64_t>(active.sequence.size()) >= spec_.max_context) {
-    finish = FinishReason::kLength;
+  if (Accept(active, token, events)) Retire({0});
+}
+
+void Engine::PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenEvent>& events) {
+  const auto& prompt = active->request.prompt;
+  const auto length = static_cast<int64_t>(prompt.size());
+  const auto slot = static_cast<int64_t>(active_.size());
+  std::vector<int64_t> positions(prompt.size());
+  for (int64_t i = 0; i < length; ++i) positions[i] = i;
+  int64_t token = -1;
+  auto failure = Guarded("prefill failed", codes::kInternal, [&] {
+    at::Tensor logits = model_->ForwardWithCache(ToDevice(prompt, {1, length}, model_->device()),
+                                                 ToDevice(positions, {1, length}, model_->device()), *cache_, slot,
+                                                 length);  // [1, V]
+    token = SampleGreedy(logits.select(0, 0));
+  });
+  if (failure) {
+    events.push_back({active->request.id, {}, FinishReason::kError, failure->code, failure->message});
+    return;
   }
-  events.push_back({active.request.id, {token}, finish, "", ""});
-  if (finish != FinishReason::kNone) active_.erase(active_.begin());
+  active->cached = length;
+  const bool finished = Accept(*active, token, events);
+  if (!finished) active_.push_back(std::move(active));
+}
+
+void Engine::DecodeWithCache(std::vector<TokenEvent>& events) {
+  const auto batch = static_cast<int64_t>(active_.size());
+  std::vector<int64_t> tokens(batch);
+  std::vector<int64_t> positions(batch);
+  int64_t kv_len = 0;
+  for (int64_t row = 0; row < batch; ++row) {
+    tokens[row] = active_[row]->next_token;
+    positions[row] = active_[row]->cached;
+    kv_len = std::max(kv_len, positions[row] + 1);
+  }
+  std::vector<int64_t> sampled;
+  auto failure = Guarded("decode step failed", codes::kInternal, [&] {
+    at::Tensor logits = model_->ForwardWithCache(ToDevice(tokens, {batch, 1}, model_->device()),
+                                                 ToDevice(positions, {batch, 1}, model_->device()), *cache_, 0,
+                                                 kv_len);  // [B, V]
+    at::Tensor ids = logits.argmax(-1).to(at::kCPU);      // [B] int64, one host sync per step
+    sampled.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + batch);
+  });
+  if (failure) {
+    FailAll(*failure, events);
+    return;
+  }
+  std::vector<size_t> finished;
+  for (int64_t row = 0; row < batch; ++row) {
+    active_[row]->cached += 1;
+    if (Accept(*active_[row], sampled[row], events)) finished.push_back(static_cast<size_t>(row));
+  }
+  Retire(std::move(finished));
+}
+
+void Engine::Retire(std::vector<size_t> rows) {
+  // Highest rows first, so moving the last active request into a freed slot never moves a row that is
+  // itself about to be retired.
+  std::sort(rows.rbegin(), rows.rend());
+  for (size_t row : rows) {
+    const size_t last = active_.size() - 1;
+    if (row != last) {
+      if (cache_) cache_->MoveSlot(static_cast<int64_t>(last), static_cast<int64_t>(row), active_[last]->cached);
+      active_[row] = std::move(active_[last]);
+    }
+    active_.pop_back();
+  }
+}
+
+void Engine::FailAll(const Failure& failure, std::vector<TokenEvent>& events) {
+  for (const auto& active : active_) {
+    events.push_back({active->request.id, {}, FinishReason::kError, failure.code, failure.message});
+  }
+  active_.clear();
 }
 
 void Engine::AbortAll(std::vector<TokenEvent>& events) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& active : active_) events.push_back({active->request.id, {}, FinishReason::kAbort, "", ""});
+  for (const auto& active : active_) events.push_back(FinalEvent(active->request.id, FinishReason::kAbort));
   active_.clear();
-  for (const auto& queued : queue_) events.push_back({queued.id, {}, FinishReason::kAbort, "", ""});
+  for (const auto& queued : queue_) events.push_back(FinalEvent(queued.id, FinishReason::kAbort));
   queue_.clear();
   cancelled_.clear();
 }

@@ -1,8 +1,9 @@
-// The engine: one thread per loaded model that owns the module and runs every forward pass, so that the
-// JavaScript thread never does. Requests queue up; results leave in batches through one sink.
+// The engine: one thread per loaded model that owns the module and the KV cache and runs every forward
+// pass, so that the JavaScript thread never does. Requests queue up; each loop admits new requests
+// (prefill), runs one decode step for every active request together, and hands the new tokens to one
+// sink in a batch.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -18,6 +19,7 @@
 
 namespace torchgen {
 
+class KvCache;
 class Model;
 
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
@@ -38,8 +40,12 @@ using EventSink = std::function<void(std::vector<TokenEvent>&& events)>;
 
 class Engine {
  public:
-  // Takes ownership of the model and starts the engine thread.
-  Engine(std::unique_ptr<Model> model, EventSink sink);
+  // Takes ownership of the model and allocates its cache (kv-cache interface): seconds of work for a
+  // big cache, so call it off the JavaScript thread. Throws TorchGenError (ERR_OUT_OF_MEMORY).
+  explicit Engine(std::unique_ptr<Model> model);
+
+  // Starts the engine thread, which reports to `sink`. Call once.
+  void Start(EventSink sink);
   // Stops the thread (aborting what is in flight) if Stop() was not called.
   ~Engine();
 
@@ -60,27 +66,42 @@ class Engine {
   const ModelSpec& spec() const { return spec_; }
 
  private:
-  struct Active;
+  // A request being generated.
+  struct Active {
+    GenerationRequest request;
+    std::vector<int64_t> sequence;  // prompt + generated tokens (the `logits` interface recomputes it)
+    int64_t cached = 0;             // kv-cache: positions of this request already in its slot
+    int64_t next_token = -1;        // the last sampled token, fed at the next decode step
+    int64_t generated = 0;
+  };
 
   void Run();
-  // Returns false when the engine should exit.
-  bool WaitForWork();
-  void AdmitAndCancel(std::vector<TokenEvent>& events);
-  void Step(std::vector<TokenEvent>& events);
+  bool WaitForWork();  // false when the engine should exit
+  // Moves queued requests into `admitted` while the batch has room, and ends cancelled ones.
+  void TakeRequests(std::vector<std::unique_ptr<Active>>& admitted, std::vector<TokenEvent>& events);
+  void StepLogits(std::vector<TokenEvent>& events);
+  void PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenEvent>& events);
+  void DecodeWithCache(std::vector<TokenEvent>& events);
+  // Records a sampled token, emits it, and says whether the request is finished.
+  bool Accept(Active& active, int64_t token, std::vector<TokenEvent>& events);
+  // Removes finished rows (indices into active_) keeping the cache slots packed.
+  void Retire(std::vector<size_t> rows);
+  void FailAll(const struct Failure& failure, std::vector<TokenEvent>& events);
   void AbortAll(std::vector<TokenEvent>& events);
 
   const ModelSpec spec_;
   std::unique_ptr<Model> model_;
+  std::unique_ptr<KvCache> cache_;  // kv-cache interface only
   EventSink sink_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<GenerationRequest> queue_;        // guarded by mutex_
-  std::unordered_set<uint64_t> cancelled_;     // guarded by mutex_
-  bool stopping_ = false;                      // guarded by mutex_
-  std::atomic<bool> stopped_{false};
+  std::deque<GenerationRequest> queue_;     // guarded by mutex_
+  std::unordered_set<uint64_t> cancelled_;  // guarded by mutex_
+  bool stopping_ = false;                   // guarded by mutex_
 
-  std::vector<std::unique_ptr<Active>> active_;  // engine thread only
+  // Engine thread only. With the kv-cache interface, active_[i] lives in cache slot i.
+  std::vector<std::unique_ptr<Active>> active_;
   std::thread thread_;
 };
 

@@ -79,23 +79,77 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
   }
   module.eval();
   module.to(dtype);
-  std::unique_ptr<Model> model(new Model(spec, std::move(module), device));
+  std::unique_ptr<Model> model(new Model(spec, std::move(module), device, dtype));
+  model->Probe();
+  return model;
+}
 
+Model::Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype)
+    : spec_(std::move(spec)), module_(std::move(module)), device_(device), dtype_(dtype) {}
+
+void Model::Probe() {
   // A module that is not the causal LM the manifest describes fails here, with a message, rather than
   // on a user's first request.
   c10::InferenceMode inference_guard;
-  at::Tensor probe = torch::zeros({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  at::Tensor logits = model->ForwardLogits(probe);
+  const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(device_);
+  at::Tensor logits;
+  if (spec_.interface == ModelInterface::kLogits) {
+    logits = ForwardLogits(torch::zeros({1, 1}, long_options));  // [1, 1, V]
+  } else {
+    // Two positions in a small cache of its own: checks the signature, the cache geometry and the output.
+    KvCacheShape shape{spec_.num_layers, 1, spec_.num_kv_heads, 2, spec_.head_dim};
+    KvCache probe_cache(shape, dtype_, device_);
+    logits = ForwardWithCache(torch::zeros({1, 2}, long_options), torch::arange(2, long_options).unsqueeze(0),
+                              probe_cache, 0, 2);  // [1, V]
+  }
   if (!at::isFloatingType(logits.scalar_type())) {
     throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
                                                std::string(c10::toString(logits.scalar_type())) +
                                                "; a causal LM returns floating-point logits");
   }
-  return model;
 }
 
-Model::Model(ModelSpec spec, torch::jit::Module module, c10::Device device)
-    : spec_(std::move(spec)), module_(std::move(module)), device_(device) {}
+std::unique_ptr<KvCache> Model::AllocateCache() const {
+  KvCacheShape shape{spec_.num_layers, spec_.max_batch, spec_.num_kv_heads, spec_.max_context, spec_.head_dim};
+  return std::make_unique<KvCache>(shape, dtype_, device_);
+}
+
+at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& positions, KvCache& cache,
+                                   int64_t first_slot, int64_t kv_len) {
+  const int64_t batch = tokens.size(0);
+  c10::IValue output;
+  try {
+    output = module_.forward({tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch),
+                              c10::IValue(kv_len)});
+  } catch (const c10::Error& error) {
+    throw TorchGenError(codes::kModelLoad,
+                        "model.pt: forward(tokens, positions, k_cache, v_cache, kv_len) failed; check that the "
+                        "manifest's num_layers, num_kv_heads and head_dim match the module (" +
+                            std::string(error.what_without_backtrace()) + ")");
+  }
+  if (!output.isTensor()) {
+    throw TorchGenError(codes::kModelLoad, "model.pt: forward did not return a tensor of logits (it returned " +
+                                               output.tagKind() + ")");
+  }
+  at::Tensor logits = output.toTensor();  // [B, V]
+  if (!at::isFloatingType(logits.scalar_type())) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
+                                               std::string(c10::toString(logits.scalar_type())) +
+                                               "; a causal LM returns floating-point logits");
+  }
+  if (logits.dim() != 2 || logits.size(0) != batch) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of shape " + ShapeString(logits) + " for " +
+                                               std::to_string(batch) +
+                                               " rows; the `kv-cache` interface returns [B, vocab_size]");
+  }
+  if (logits.size(1) != spec_.vocab_size) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned " + std::to_string(logits.size(1)) +
+                                               " logits per token but torch-gen.json says vocab_size " +
+                                               std::to_string(spec_.vocab_size) +
+                                               "; fix the manifest or re-export the model");
+  }
+  return logits.to(torch::kFloat);
+}
 
 at::Tensor Model::ForwardLogits(const at::Tensor& tokens) {
   c10::IValue output;

@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <torch/script.h>
 
+#include "kv_cache.h"
 #include "model_spec.h"
 
 namespace torchgen {
@@ -22,18 +23,32 @@ class Model {
   // Returns [V] float32 on the model's device.
   at::Tensor NextTokenLogits(const std::vector<int64_t>& sequence);
 
+  // `kv-cache` interface: runs tokens [B, T] at positions [B, T] (int64, on the model's device) for the
+  // requests in cache slots [first_slot, first_slot + B), writing their keys and values into the cache,
+  // attending to cache positions [0, kv_len). Returns the last position's logits, [B, V] float32.
+  at::Tensor ForwardWithCache(const at::Tensor& tokens, const at::Tensor& positions, KvCache& cache,
+                              int64_t first_slot, int64_t kv_len);
+
+  // Allocates the cache pool this model's spec asks for (max_batch slots of max_context tokens).
+  std::unique_ptr<KvCache> AllocateCache() const;
+
   const ModelSpec& spec() const { return spec_; }
   const c10::Device& device() const { return device_; }
+  c10::ScalarType dtype() const { return dtype_; }
 
  private:
-  Model(ModelSpec spec, torch::jit::Module module, c10::Device device);
+  Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype);
 
   // Runs forward on tokens [B, T] and returns the logits [B, T, V], checking what the module returned.
   at::Tensor ForwardLogits(const at::Tensor& tokens);
 
+  // Runs one tiny forward of the manifest's interface and checks the result's shape and dtype.
+  void Probe();
+
   ModelSpec spec_;
   torch::jit::Module module_;
   c10::Device device_;
+  c10::ScalarType dtype_;
 };
 
 // Parses "cpu", "cuda", "cuda:N" and checks that the device exists. Throws TorchGenError(ERR_DEVICE).

@@ -19,6 +19,9 @@ struct ModelSpec {
   int64_t num_layers = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
+  // The KV-cache pool: how many requests decode together, and the tokens each can hold (<= the
+  // manifest's max_context, which max_context above already is).
+  int64_t max_batch = 1;
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
 };

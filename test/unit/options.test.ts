@@ -7,28 +7,37 @@ const withCuda = () => true;
 
 describe('loadModel options', () => {
   test('device auto picks the CPU without CUDA and the GPU with it, with the matching default dtype', () => {
-    expect(resolveLoadOptions({}, noCuda)).toEqual({ device: 'cpu', dtype: 'float32' });
-    expect(resolveLoadOptions(undefined, withCuda)).toEqual({ device: 'cuda', dtype: 'float16' });
-    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda)).toEqual({ device: 'cuda:1', dtype: 'bfloat16' });
+    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048 });
+    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100 });
+    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048 });
   });
 
   test('rejects a device of the wrong type or form, naming the option', () => {
-    expect(() => resolveLoadOptions({ device: 3 }, noCuda)).toThrow(
+    expect(() => resolveLoadOptions({ device: 3 }, noCuda, 8192)).toThrow(
       new OptionError("device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', received 3"),
     );
-    expect(() => resolveLoadOptions({ device: 'gpu' }, noCuda)).toThrow(
+    expect(() => resolveLoadOptions({ device: 'gpu' }, noCuda, 8192)).toThrow(
       "device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', received \"gpu\"",
     );
   });
 
+  test('rejects maxBatch and maxContext out of range, maxContext bounded by the model', () => {
+    expect(() => resolveLoadOptions({ maxBatch: 0 }, noCuda, 8192)).toThrow('maxBatch: expected an integer in [1, 1024], received 0');
+    expect(() => resolveLoadOptions({ maxBatch: '4' }, noCuda, 8192)).toThrow('maxBatch: expected an integer in [1, 1024], received "4"');
+    expect(() => resolveLoadOptions({ maxContext: 9000 }, noCuda, 8192)).toThrow(
+      "maxContext: expected an integer in [2, 8192] (the model's context), received 9000",
+    );
+    expect(resolveLoadOptions({ maxContext: 64, maxBatch: 2 }, noCuda, 8192)).toMatchObject({ maxContext: 64, maxBatch: 2 });
+  });
+
   test('rejects an unknown dtype and unknown keys', () => {
-    expect(() => resolveLoadOptions({ dtype: 'int8' }, noCuda)).toThrow(
+    expect(() => resolveLoadOptions({ dtype: 'int8' }, noCuda, 8192)).toThrow(
       "dtype: expected 'float32', 'float16' or 'bfloat16', received \"int8\"",
     );
-    expect(() => resolveLoadOptions({ devise: 'cpu' }, noCuda)).toThrow(
-      'loadModel: unknown option `devise`; known options are `device`, `dtype`',
+    expect(() => resolveLoadOptions({ devise: 'cpu' }, noCuda, 8192)).toThrow(
+      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`',
     );
-    expect(() => resolveLoadOptions('cpu', noCuda)).toThrow('loadModel options: expected an options object, received "cpu"');
+    expect(() => resolveLoadOptions('cpu', noCuda, 8192)).toThrow('loadModel options: expected an options object, received "cpu"');
   });
 });
 
