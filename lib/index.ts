@@ -8,7 +8,19 @@
  */
 export { loadModel } from './load-model.js';
 export { Model } from './model.js';
-export type { FinishReason, GenerationChunk, ModelInfo, Prompt, Usage } from './model.js';
+export type {
+  ChatCompletion,
+  Completion,
+  FinishReason,
+  GenerationChunk,
+  ModelInfo,
+  Prompt,
+  Timings,
+  TokenAlternative,
+  TokenLogprob,
+  Usage,
+} from './model.js';
+export type { ChatMessage } from './chat-template.js';
 export { Tokenizer } from './tokenizer.js';
 export type { DecodeOptions, EncodeOptions } from './tokenizer.js';
 export { runtimeInfo } from './runtime.js';

@@ -3,6 +3,8 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { debug } from './debug.js';
 import { ModelLoadError, fromNativeError } from './errors.js';
+import { ChatTemplate } from './chat-template.js';
+import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
 import { Model, dispatchEvents } from './model.js';
 import { loadAddon, type NativeEvent } from './native.js';
@@ -34,6 +36,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
+  const generationConfig = await readGenerationConfig(path, manifest.vocabSize);
+  const chatTemplate = await ChatTemplate.fromDirectory(path);
 
   const streams = new Map<number, RequestStream>();
   const onEvents = (events: NativeEvent[]) => {
@@ -66,7 +70,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     throw typed;
   }
   debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
-  return new Model(native, streams, tokenizer, {
+  const info = {
     architecture: manifest.architecture,
     interface: manifest.interface,
     vocabSize: manifest.vocabSize,
@@ -79,9 +83,11 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     device,
     dtype,
     bosTokenId: manifest.bosTokenId,
-    eosTokenIds: manifest.eosTokenIds,
+    eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
+    hasChatTemplate: chatTemplate !== undefined,
     path,
-  });
+  };
+  return new Model({ native, streams, tokenizer, info, samplingDefaults: generationConfig.sampling, chatTemplate });
 }
 
 async function checkDirectory(path: string): Promise<void> {

@@ -1,14 +1,19 @@
-/** A loaded model: generation, its tokenizer, its facts, and dispose(). */
+/** A loaded model: generation, chat, its tokenizer, its facts, and dispose(). */
+import type { ChatMessage, ChatTemplate } from './chat-template.js';
 import { debug } from './debug.js';
 import { ContextLengthError, DisposedError, OptionError, fromNativeError } from './errors.js';
 import type { Manifest } from './manifest.js';
 import type { NativeEvent, NativeModel } from './native.js';
-import { resolveGenerateOptions, type Dtype, type GenerateOptions } from './options.js';
+import { resolveGenerateOptions, type Dtype, type GenerateOptions, type SamplingDefaults } from './options.js';
 import { RequestStream } from './request-stream.js';
+import { StopStringMatcher } from './stop-strings.js';
 import { IncrementalTextDecoder } from './text-decoder.js';
 import type { Tokenizer } from './tokenizer.js';
 
-/** Why a generation ended: an end-of-sequence token, the token limit or context end, or cancellation. */
+/**
+ * Why a generation ended: `'stop'` at an end-of-sequence token, a stop token or a stop string;
+ * `'length'` at maxTokens or the end of the context; `'abort'` on a signal, a break, or dispose().
+ */
 export type FinishReason = 'stop' | 'length' | 'abort';
 
 export interface Usage {
@@ -17,14 +22,51 @@ export interface Usage {
   totalTokens: number;
 }
 
+export interface TokenAlternative {
+  tokenId: number;
+  /** The token's text (a byte-level token may be part of a character). */
+  token: string;
+  logprob: number;
+}
+
+/** A generated token's log-probability under the model, and the most likely alternatives. */
+export interface TokenLogprob extends TokenAlternative {
+  topLogprobs: TokenAlternative[];
+}
+
 /** One piece of a streamed generation. The last chunk has `finishReason` and `usage`. */
 export interface GenerationChunk {
-  /** New text; may be '' while a multi-token character is incomplete. Never a broken character. */
+  /** New text; may be '' while a multi-token character or a possible stop string is incomplete. */
   text: string;
-  /** The token ids generated since the previous chunk (the end-of-sequence token included). */
+  /** The token ids generated since the previous chunk (an end-of-sequence token included). */
   tokenIds: number[];
+  /** Per token id, when the `logprobs` option is set. */
+  logprobs?: TokenLogprob[];
   finishReason?: FinishReason;
   usage?: Usage;
+}
+
+export interface Timings {
+  /** From the call to the first generated token (queueing and prefill). */
+  timeToFirstTokenMs: number;
+  totalMs: number;
+  /** Generated tokens per second after the first one. */
+  tokensPerSecond: number;
+}
+
+/** The whole result of complete(). */
+export interface Completion {
+  text: string;
+  tokenIds: number[];
+  finishReason: FinishReason;
+  usage: Usage;
+  timings: Timings;
+  logprobs?: TokenLogprob[];
+}
+
+/** The whole result of chat(). */
+export interface ChatCompletion extends Completion {
+  message: { role: 'assistant'; content: string };
 }
 
 export interface ModelInfo {
@@ -42,7 +84,10 @@ export interface ModelInfo {
   device: string;
   dtype: Dtype;
   bosTokenId: number | null;
+  /** End-of-sequence ids: the manifest's and generation_config.json's. */
   eosTokenIds: number[];
+  /** Whether the model has a chat template (chat() needs one). */
+  hasChatTemplate: boolean;
   /** The model directory it was loaded from. */
   path: string;
 }
@@ -50,19 +95,33 @@ export interface ModelInfo {
 /** Prompt text, or token ids to feed as they are. */
 export type Prompt = string | readonly number[];
 
+/** @internal What loadModel() hands the constructor. */
+export interface ModelParts {
+  native: NativeModel;
+  streams: Map<number, RequestStream>;
+  tokenizer: Tokenizer;
+  info: ModelInfo;
+  samplingDefaults: SamplingDefaults;
+  chatTemplate: ChatTemplate | undefined;
+}
+
 export class Model {
   readonly tokenizer: Tokenizer;
   readonly info: Readonly<ModelInfo>;
   readonly #native: NativeModel;
   readonly #streams: Map<number, RequestStream>;
+  readonly #samplingDefaults: SamplingDefaults;
+  readonly #chatTemplate: ChatTemplate | undefined;
   #disposePromise: Promise<void> | undefined;
 
   /** @internal Use loadModel(). */
-  constructor(native: NativeModel, streams: Map<number, RequestStream>, tokenizer: Tokenizer, info: ModelInfo) {
-    this.#native = native;
-    this.#streams = streams;
-    this.tokenizer = tokenizer;
-    this.info = Object.freeze({ ...info, eosTokenIds: [...info.eosTokenIds] });
+  constructor(parts: ModelParts) {
+    this.#native = parts.native;
+    this.#streams = parts.streams;
+    this.tokenizer = parts.tokenizer;
+    this.#samplingDefaults = parts.samplingDefaults;
+    this.#chatTemplate = parts.chatTemplate;
+    this.info = Object.freeze({ ...parts.info, eosTokenIds: [...parts.info.eosTokenIds] });
   }
 
   /** True after dispose() was called. */
@@ -74,26 +133,28 @@ export class Model {
    * Streams the continuation of `prompt`. Breaking out of the `for await` loop cancels the request.
    *
    * @example
-   * for await (const chunk of model.generate('Once upon a time', { maxTokens: 32 })) {
+   * for await (const chunk of model.generate('Once upon a time', { maxTokens: 32, temperature: 0.7, seed: 1 })) {
    *   process.stdout.write(chunk.text);
    * }
    */
   async *generate(prompt: Prompt, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk, void, undefined> {
     const caller = new Error();
     if (this.disposed) throw new DisposedError();
-    const { maxTokens, signal } = resolveGenerateOptions(options);
+    const resolved = resolveGenerateOptions(options, this.info.vocabSize, this.#samplingDefaults);
     const promptIds = this.#promptIds(prompt);
+    const { signal } = resolved;
     if (signal?.aborted) {
       yield { text: '', tokenIds: [], finishReason: 'abort', usage: usage(promptIds.length, 0) };
       return;
     }
-
+    const stopIds = [...new Set([...this.info.eosTokenIds, ...resolved.stopTokenIds])];
     let requestId: number;
     try {
       requestId = this.#native.generate({
         tokens: Int32Array.from(promptIds),
-        maxTokens,
-        stopTokenIds: this.info.eosTokenIds,
+        maxTokens: resolved.maxTokens,
+        stopTokenIds: stopIds,
+        sampling: resolved.sampling,
       });
     } catch (error) {
       throw fromNativeError(error, caller);
@@ -102,10 +163,11 @@ export class Model {
     this.#streams.set(requestId, stream);
     const cancel = () => this.#native.cancel(requestId);
     signal?.addEventListener('abort', cancel, { once: true });
-    debug('request %d: %d prompt tokens, maxTokens %d', requestId, promptIds.length, maxTokens);
+    debug('request %d: %d prompt tokens, %o', requestId, promptIds.length, resolved.sampling);
 
     const decoder = new IncrementalTextDecoder(this.tokenizer, promptIds);
-    const stopIds = new Set(this.info.eosTokenIds);
+    const stopStrings = new StopStringMatcher(resolved.stop);
+    const stopSet = new Set(stopIds);
     let completionTokens = 0;
     try {
       while (true) {
@@ -116,27 +178,67 @@ export class Model {
         if (last.finishReason === 'error') {
           throw fromNativeError(Object.assign(new Error(last.errorMessage ?? 'generation failed'), { code: last.errorCode }), caller);
         }
-        const finishReason = last.finishReason === '' ? undefined : last.finishReason;
-        // The end-of-sequence token ends the text; it is not part of it.
-        const textIds =
-          finishReason === 'stop' && tokenIds.length > 0 && stopIds.has(tokenIds[tokenIds.length - 1] as number)
-            ? tokenIds.slice(0, -1)
-            : tokenIds;
-        let text = decoder.push(textIds);
+        let finishReason: FinishReason | undefined = last.finishReason === '' ? undefined : last.finishReason;
+        // A stop token ends the text; it is not part of it.
+        const endsWithStopToken = finishReason === 'stop' && stopSet.has(tokenIds[tokenIds.length - 1] as number);
+        const textIds = endsWithStopToken ? tokenIds.slice(0, -1) : tokenIds;
+        let decoded = decoder.push(textIds);
+        if (finishReason !== undefined) decoded += decoder.flush();
+        const matched = stopStrings.push(decoded);
+        let text = matched.text;
+        if (matched.stopped) {
+          finishReason = 'stop';
+        } else if (finishReason !== undefined) {
+          text += stopStrings.flush();
+        }
+        const chunk: GenerationChunk = { text, tokenIds };
+        if (resolved.sampling.logprobs > 0) chunk.logprobs = this.#logprobs(events);
         if (finishReason === undefined) {
-          yield { text, tokenIds };
+          yield chunk;
           continue;
         }
-        text += decoder.flush();
-        yield { text, tokenIds, finishReason, usage: usage(promptIds.length, completionTokens) };
+        chunk.finishReason = finishReason;
+        chunk.usage = usage(promptIds.length, completionTokens);
+        yield chunk;
         return;
       }
     } finally {
       signal?.removeEventListener('abort', cancel);
-      // Reached without a final event when the caller broke out of the loop or threw: stop the request.
-      // The stream stays registered until its final (abort) event arrives and the addon forgets it.
+      // Reached without a final event after a stop string, a break or a throw: end the request. The stream
+      // stays registered until its final (abort) event arrives and the addon forgets it.
       if (!stream.finished) cancel();
     }
+  }
+
+  /** Generates to the end and returns the whole text, with usage and timings. */
+  async complete(prompt: Prompt, options: GenerateOptions = {}): Promise<Completion> {
+    return this.#collect(this.generate(prompt, options));
+  }
+
+  /**
+   * Streams the assistant's reply to `messages`, rendered with the model's chat template.
+   * @example
+   * for await (const chunk of model.streamChat([{ role: 'user', content: 'Hi' }])) process.stdout.write(chunk.text);
+   */
+  streamChat(messages: readonly ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<GenerationChunk, void, undefined> {
+    return this.generate(this.chatPromptIds(messages), options);
+  }
+
+  /** The assistant's whole reply to `messages`. */
+  async chat(messages: readonly ChatMessage[], options: GenerateOptions = {}): Promise<ChatCompletion> {
+    const completion = await this.#collect(this.streamChat(messages, options));
+    return { ...completion, message: { role: 'assistant', content: completion.text } };
+  }
+
+  /** The token ids of `messages` rendered with the chat template, ready for generate(). */
+  chatPromptIds(messages: readonly ChatMessage[]): number[] {
+    if (this.disposed) throw new DisposedError();
+    if (!this.#chatTemplate) {
+      throw new OptionError(`this model has no chat template (${this.info.path}/tokenizer_config.json); use generate() with a plain prompt`);
+    }
+    // The template writes the special tokens itself (as transformers' apply_chat_template does), so the
+    // tokenizer must not add its own.
+    return this.tokenizer.encode(this.#chatTemplate.render(messages), { addSpecialTokens: false });
   }
 
   /** Stops the engine: requests in flight end with finish reason 'abort'; then frees the model's memory. */
@@ -154,6 +256,50 @@ export class Model {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
+  }
+
+  async #collect(stream: AsyncGenerator<GenerationChunk, void, undefined>): Promise<Completion> {
+    const start = performance.now();
+    let firstToken: number | undefined;
+    let text = '';
+    const tokenIds: number[] = [];
+    const logprobs: TokenLogprob[] = [];
+    let last: GenerationChunk | undefined;
+    for await (const chunk of stream) {
+      if (firstToken === undefined && chunk.tokenIds.length > 0) firstToken = performance.now();
+      text += chunk.text;
+      tokenIds.push(...chunk.tokenIds);
+      if (chunk.logprobs) logprobs.push(...chunk.logprobs);
+      last = chunk;
+    }
+    const end = performance.now();
+    const ttft = (firstToken ?? end) - start;
+    const after = end - (firstToken ?? end);
+    const completion: Completion = {
+      text,
+      tokenIds,
+      finishReason: last?.finishReason ?? 'abort',
+      usage: last?.usage ?? usage(0, tokenIds.length),
+      timings: {
+        timeToFirstTokenMs: ttft,
+        totalMs: end - start,
+        tokensPerSecond: tokenIds.length > 1 && after > 0 ? ((tokenIds.length - 1) * 1000) / after : 0,
+      },
+    };
+    if (logprobs.length > 0) completion.logprobs = logprobs;
+    return completion;
+  }
+
+  #logprobs(events: NativeEvent[]): TokenLogprob[] {
+    const token = (id: number) => this.tokenizer.decode([id]);
+    return events.flatMap((event) =>
+      (event.logprobs ?? []).map((entry, i) => ({
+        tokenId: event.tokenIds[i] as number,
+        token: token(event.tokenIds[i] as number),
+        logprob: entry.logprob,
+        topLogprobs: entry.top.map((alt) => ({ tokenId: alt.tokenId, token: token(alt.tokenId), logprob: alt.logprob })),
+      })),
+    );
   }
 
   #promptIds(prompt: Prompt): number[] {

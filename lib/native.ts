@@ -24,10 +24,28 @@ export interface NativeModelSpec {
   dtype: 'float32' | 'float16' | 'bfloat16';
 }
 
+export interface NativeSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  seed: number;
+  logprobs: number;
+}
+
 export interface NativeGenerationRequest {
   tokens: Int32Array;
   maxTokens: number;
   stopTokenIds: number[];
+  sampling: NativeSampling;
+}
+
+export interface NativeLogprob {
+  logprob: number;
+  top: { tokenId: number; logprob: number }[];
 }
 
 export type NativeFinishReason = '' | 'stop' | 'length' | 'abort' | 'error';
@@ -36,6 +54,8 @@ export type NativeFinishReason = '' | 'stop' | 'length' | 'abort' | 'error';
 export interface NativeEvent {
   requestId: number;
   tokenIds: number[];
+  /** One per token id when the request asked for logprobs. */
+  logprobs?: NativeLogprob[];
   finishReason: NativeFinishReason;
   errorCode?: string;
   errorMessage?: string;
@@ -61,6 +81,12 @@ export interface NativeRuntimeInfo {
 export interface NativeAddon {
   runtimeInfo(): NativeRuntimeInfo;
   loadModel(spec: NativeModelSpec, onEvents: (events: NativeEvent[]) => void): Promise<NativeModel>;
+  /** Test hook: the sampler's logit processing (penalties, temperature, filters) on the CPU. */
+  _processLogits(
+    logits: Float32Array,
+    vocab: number,
+    rows: { sampling: NativeSampling; prompt: number[]; generated: number[] }[],
+  ): Float32Array;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

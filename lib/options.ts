@@ -32,19 +32,89 @@ export interface LoadModelOptions {
 
 export interface GenerateOptions {
   /**
-   * The most tokens to generate, in [1, 1048576]. Generation also ends at an end-of-sequence token or
-   * when the model's context is full (finish reason `'length'`). Default 256.
+   * The most tokens to generate, in [1, 1048576]. Generation also ends at an end-of-sequence token, a
+   * stop string, or when the request's context is full (finish reason `'length'`). Default 256.
    * @example { maxTokens: 64 }
    */
   maxTokens?: number;
+  /**
+   * Sampling temperature in [0, 100]. 0 picks the most likely token every time (greedy); higher values
+   * flatten the distribution. Default: the model's generation_config.json when it samples, else 0.
+   * @example { temperature: 0.7 }
+   */
+  temperature?: number;
+  /** Keep only the k most likely tokens, an integer >= 0; 0 turns it off. Default 0 (or the model's). */
+  topK?: number;
+  /**
+   * Nucleus sampling: keep the smallest set of tokens whose probability reaches topP, in (0, 1];
+   * 1 turns it off. Applied after topK. Default 1 (or the model's).
+   */
+  topP?: number;
+  /** Drop tokens less likely than minP times the most likely one, in [0, 1]; 0 turns it off. Default 0. */
+  minP?: number;
+  /**
+   * Hugging Face's repetition penalty, in (0, 100]: logits of tokens already in the prompt or the output
+   * are divided by it (multiplied when negative). 1 turns it off. Default 1.
+   */
+  repetitionPenalty?: number;
+  /** OpenAI's presence penalty, in [-2, 2]: subtracted once from tokens already generated. Default 0. */
+  presencePenalty?: number;
+  /** OpenAI's frequency penalty, in [-2, 2]: subtracted per occurrence in the output so far. Default 0. */
+  frequencyPenalty?: number;
+  /**
+   * Seed of the request's random stream, an integer in [0, 2^53). The same seed and options give the same
+   * tokens, also while other requests run beside it. Default: a random seed.
+   */
+  seed?: number;
+  /**
+   * Text that ends the generation (finish reason `'stop'`). The stop string itself is never emitted, also
+   * when it spans several tokens. Up to 16 strings, each non-empty.
+   * @example { stop: ['\n\n', 'User:'] }
+   */
+  stop?: string | readonly string[];
+  /** Token ids that end the generation, in addition to the model's end-of-sequence ids. */
+  stopTokenIds?: readonly number[];
+  /**
+   * Report log-probabilities: each chunk's `logprobs` holds, per token, its log-probability under the
+   * model (before temperature and filtering) and the `logprobs` most likely alternatives. Integer in
+   * [0, 20]; 0 turns it off. Default 0.
+   */
+  logprobs?: number;
   /** Cancels the generation: it ends within one step with finish reason `'abort'`. */
   signal?: AbortSignal;
 }
 
+/** What the native sampler gets: every field concrete. */
+export interface ResolvedSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  seed: number;
+  logprobs: number;
+}
+
 export interface ResolvedGenerateOptions {
   maxTokens: number;
+  sampling: ResolvedSampling;
+  stop: string[];
+  stopTokenIds: number[];
   signal: AbortSignal | undefined;
 }
+
+/** Sampling defaults a model brings (from its generation_config.json). */
+export interface SamplingDefaults {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+}
+
+export const GREEDY_DEFAULTS: SamplingDefaults = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1 };
 
 export const DEFAULT_MAX_TOKENS = 256;
 const MAX_TOKENS_LIMIT = 1 << 20;
@@ -118,16 +188,73 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
-export function resolveGenerateOptions(options: unknown): ResolvedGenerateOptions {
+const GENERATE_KEYS = [
+  'maxTokens',
+  'temperature',
+  'topK',
+  'topP',
+  'minP',
+  'repetitionPenalty',
+  'presencePenalty',
+  'frequencyPenalty',
+  'seed',
+  'stop',
+  'stopTokenIds',
+  'logprobs',
+  'signal',
+] as const;
+
+function numberIn(raw: Record<string, unknown>, name: string, fallback: number, min: number, max: number, range: string): number {
+  const value = raw[name] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw optionError(name, `a number in ${range}`, value);
+  }
+  return value;
+}
+
+/** `vocabSize` bounds stopTokenIds; `defaults` come from the model's generation config. */
+export function resolveGenerateOptions(
+  options: unknown,
+  vocabSize = Number.MAX_SAFE_INTEGER,
+  defaults: SamplingDefaults = GREEDY_DEFAULTS,
+): ResolvedGenerateOptions {
   const raw = checkObject(options, 'generate options');
-  checkKnownKeys(raw, ['maxTokens', 'signal'], 'generate');
+  checkKnownKeys(raw, GENERATE_KEYS, 'generate');
   const maxTokens = raw.maxTokens ?? DEFAULT_MAX_TOKENS;
   if (!isIntegerIn(maxTokens, 1, MAX_TOKENS_LIMIT)) {
     throw optionError('maxTokens', `an integer in [1, ${MAX_TOKENS_LIMIT}]`, maxTokens);
+  }
+  const temperature = numberIn(raw, 'temperature', defaults.temperature, 0, 100, '[0, 100]');
+  const topK = raw.topK ?? defaults.topK;
+  if (!isIntegerIn(topK, 0, 2 ** 31 - 1)) throw optionError('topK', 'an integer >= 0', topK);
+  const topP = numberIn(raw, 'topP', defaults.topP, Number.MIN_VALUE, 1, '(0, 1]');
+  const minP = numberIn(raw, 'minP', defaults.minP, 0, 1, '[0, 1]');
+  const repetitionPenalty = numberIn(raw, 'repetitionPenalty', defaults.repetitionPenalty, Number.MIN_VALUE, 100, '(0, 100]');
+  const presencePenalty = numberIn(raw, 'presencePenalty', 0, -2, 2, '[-2, 2]');
+  const frequencyPenalty = numberIn(raw, 'frequencyPenalty', 0, -2, 2, '[-2, 2]');
+  const seed = raw.seed ?? Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
+  if (!isIntegerIn(seed, 0, Number.MAX_SAFE_INTEGER)) throw optionError('seed', 'an integer in [0, 2^53)', seed);
+  const logprobs = raw.logprobs ?? 0;
+  if (!isIntegerIn(logprobs, 0, 20)) throw optionError('logprobs', 'an integer in [0, 20]', logprobs);
+
+  const stopRaw = raw.stop ?? [];
+  const stop = typeof stopRaw === 'string' ? [stopRaw] : stopRaw;
+  if (!Array.isArray(stop) || stop.length > 16 || !stop.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw optionError('stop', 'a non-empty string or an array of at most 16 non-empty strings', stopRaw);
+  }
+  const stopTokenIds = raw.stopTokenIds ?? [];
+  if (!Array.isArray(stopTokenIds) || !stopTokenIds.every((id) => isIntegerIn(id, 0, vocabSize - 1))) {
+    throw optionError('stopTokenIds', `an array of token ids in [0, ${vocabSize})`, stopTokenIds);
   }
   const signal = raw.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw optionError('signal', 'an AbortSignal', signal);
   }
-  return { maxTokens, signal };
+  return {
+    maxTokens,
+    sampling: { temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logprobs },
+    stop: [...(stop as string[])],
+    stopTokenIds: [...(stopTokenIds as number[])],
+    signal: signal as AbortSignal | undefined,
+  };
 }

@@ -87,7 +87,40 @@ GenerationRequest ReadGenerationRequest(const Napi::Object& object) {
   request.prompt = ReadIntegerArray(object, "tokens", kMaxTokenId);
   request.max_tokens = ReadInteger(object, "maxTokens", 1, int64_t{1} << 31);
   request.stop_token_ids = ReadIntegerArray(object, "stopTokenIds", kMaxTokenId);
+  Napi::Value sampling = object.Get("sampling");
+  if (!sampling.IsObject()) ThrowType(object.Env(), "expected an object for `sampling`");
+  request.sampling = ReadSamplingParams(sampling.As<Napi::Object>());
   return request;
+}
+
+std::vector<int64_t> ReadTokenIds(const Napi::Object& object, const char* key) {
+  return ReadIntegerArray(object, key, std::numeric_limits<int32_t>::max());
+}
+
+SamplingParams ReadSamplingParams(const Napi::Object& object) {
+  Napi::Env env = object.Env();
+  auto number = [&](const char* key, double min, double max) {
+    Napi::Value value = object.Get(key);
+    if (!value.IsNumber()) ThrowType(env, std::string("expected a number for `sampling.") + key + "`");
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(number) || number < min || number > max) {
+      ThrowType(env, std::string("`sampling.") + key + "` must be in [" + std::to_string(min) + ", " +
+                         std::to_string(max) + "], received " + value.ToString().Utf8Value());
+    }
+    return number;
+  };
+  SamplingParams params;
+  params.temperature = number("temperature", 0, 1e6);
+  params.top_k = ReadInteger(object, "topK", 0, int64_t{1} << 31);
+  params.top_p = number("topP", 1e-12, 1);
+  params.min_p = number("minP", 0, 1);
+  params.repetition_penalty = number("repetitionPenalty", 1e-6, 1e6);
+  params.presence_penalty = number("presencePenalty", -1e6, 1e6);
+  params.frequency_penalty = number("frequencyPenalty", -1e6, 1e6);
+  // Seeds are integers below 2^53 so that a JavaScript number holds them exactly.
+  params.seed = static_cast<uint64_t>(ReadInteger(object, "seed", 0, (int64_t{1} << 53) - 1));
+  params.logprobs = ReadInteger(object, "logprobs", 0, 100);
+  return params;
 }
 
 Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
@@ -111,6 +144,24 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events) {
       tokens.Set(static_cast<uint32_t>(t), static_cast<double>(event.token_ids[t]));
     }
     object.Set("tokenIds", tokens);
+    if (!event.logprobs.empty()) {
+      Napi::Array logprobs = Napi::Array::New(env, event.logprobs.size());
+      for (size_t t = 0; t < event.logprobs.size(); ++t) {
+        const SampledToken& sampled = event.logprobs[t];
+        Napi::Object entry = Napi::Object::New(env);
+        entry.Set("logprob", static_cast<double>(sampled.logprob));
+        Napi::Array top = Napi::Array::New(env, sampled.top.size());
+        for (size_t k = 0; k < sampled.top.size(); ++k) {
+          Napi::Object alternative = Napi::Object::New(env);
+          alternative.Set("tokenId", static_cast<double>(sampled.top[k].first));
+          alternative.Set("logprob", static_cast<double>(sampled.top[k].second));
+          top.Set(static_cast<uint32_t>(k), alternative);
+        }
+        entry.Set("top", top);
+        logprobs.Set(static_cast<uint32_t>(t), entry);
+      }
+      object.Set("logprobs", logprobs);
+    }
     object.Set("finishReason", FinishReasonName(event.finish));
     if (event.finish == FinishReason::kError) {
       object.Set("errorCode", event.error_code);

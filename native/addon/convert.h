@@ -16,6 +16,8 @@ namespace torchgen {
 // TypeScript layer validates first, so these guard callers that bypass it.
 ModelSpec ReadModelSpec(const Napi::Object& object);
 GenerationRequest ReadGenerationRequest(const Napi::Object& object);
+SamplingParams ReadSamplingParams(const Napi::Object& object);
+std::vector<int64_t> ReadTokenIds(const Napi::Object& object, const char* key);
 
 Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info);
 Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events);

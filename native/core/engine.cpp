@@ -25,7 +25,11 @@ const char* FinishReasonName(FinishReason reason) {
 
 namespace {
 
-TokenEvent FinalEvent(uint64_t id, FinishReason reason) { return {id, {}, reason, "", ""}; }
+TokenEvent FinalEvent(uint64_t id, FinishReason reason) { return {id, {}, {}, reason, "", ""}; }
+
+TokenEvent ErrorEvent(uint64_t id, const Failure& failure) {
+  return {id, {}, {}, FinishReason::kError, failure.code, failure.message};
+}
 
 // Copies host token ids into an int64 tensor of the given shape on the device.
 at::Tensor ToDevice(const std::vector<int64_t>& values, std::vector<int64_t> shape, const c10::Device& device) {
@@ -61,6 +65,17 @@ void Engine::Submit(GenerationRequest request) {
                                                      " tokens; the model's context holds " +
                                                      std::to_string(spec_.max_context) +
                                                      " including at least one generated token");
+  }
+  const SamplingParams& sampling = request.sampling;
+  const bool sampling_ok = sampling.temperature >= 0 && sampling.top_k >= 0 && sampling.top_p > 0 &&
+                           sampling.top_p <= 1 && sampling.min_p >= 0 && sampling.min_p <= 1 &&
+                           sampling.repetition_penalty > 0 && sampling.logprobs >= 0;
+  if (!sampling_ok) {
+    throw TorchGenError(codes::kInvalidArgument, "sampling parameters out of range (temperature " +
+                                                     std::to_string(sampling.temperature) + ", top_p " +
+                                                     std::to_string(sampling.top_p) + ", min_p " +
+                                                     std::to_string(sampling.min_p) + ", repetition_penalty " +
+                                                     std::to_string(sampling.repetition_penalty) + ")");
   }
   if (request.max_tokens < 1) {
     throw TorchGenError(codes::kInvalidArgument,
@@ -152,37 +167,48 @@ void Engine::TakeRequests(std::vector<std::unique_ptr<Active>>& admitted, std::v
   }
 }
 
-bool Engine::Accept(Active& active, int64_t token, std::vector<TokenEvent>& events) {
-  active.generated += 1;
-  active.next_token = token;
-  const int64_t length = spec_.interface == ModelInterface::kLogits
-                             ? static_cast<int64_t>(active.sequence.size()) + 1
-                             : active.cached + 1;  // the sampled token still has to enter the cache
-  if (spec_.interface == ModelInterface::kLogits) active.sequence.push_back(token);
+std::vector<SampledToken> Engine::Sample(const at::Tensor& logits, const std::vector<Active*>& rows) {
+  std::vector<SamplerRow> sampler_rows(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    sampler_rows[i] = {&rows[i]->request.sampling, &rows[i]->request.prompt, &rows[i]->generated,
+                       static_cast<int64_t>(rows[i]->generated.size())};
+  }
+  return SampleBatch(logits, sampler_rows);
+}
+
+bool Engine::Accept(Active& active, SampledToken token, std::vector<TokenEvent>& events) {
+  const int64_t id = token.id;
+  active.generated.push_back(id);
+  // Sequence length once this token is in: the kv-cache interface still has to feed it.
+  const int64_t length = static_cast<int64_t>(active.request.prompt.size() + active.generated.size());
   const auto& stops = active.request.stop_token_ids;
   FinishReason finish = FinishReason::kNone;
-  if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+  if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
     finish = FinishReason::kStop;
-  } else if (active.generated >= active.request.max_tokens || length >= spec_.max_context) {
+  } else if (static_cast<int64_t>(active.generated.size()) >= active.request.max_tokens ||
+             length >= spec_.max_context) {
     finish = FinishReason::kLength;
   }
-  events.push_back({active.request.id, {token}, finish, "", ""});
+  TokenEvent event{active.request.id, {id}, {}, finish, "", ""};
+  if (active.request.sampling.logprobs > 0) event.logprobs.push_back(std::move(token));
+  events.push_back(std::move(event));
   return finish != FinishReason::kNone;
 }
 
 void Engine::StepLogits(std::vector<TokenEvent>& events) {
   Active& active = *active_.front();
-  if (active.sequence.empty()) active.sequence = active.request.prompt;
-  int64_t token = -1;
+  std::vector<SampledToken> sampled;
   auto failure = Guarded("generation failed", codes::kInternal, [&] {
-    token = SampleGreedy(model_->NextTokenLogits(active.sequence));
+    std::vector<int64_t> sequence(active.request.prompt);
+    sequence.insert(sequence.end(), active.generated.begin(), active.generated.end());
+    sampled = Sample(model_->NextTokenLogits(sequence).unsqueeze(0), {&active});  // [1, V]
   });
   if (failure) {
-    events.push_back({active.request.id, {}, FinishReason::kError, failure->code, failure->message});
+    events.push_back(ErrorEvent(active.request.id, *failure));
     Retire({0});
     return;
   }
-  if (Accept(active, token, events)) Retire({0});
+  if (Accept(active, std::move(sampled[0]), events)) Retire({0});
 }
 
 void Engine::PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenEvent>& events) {
@@ -191,19 +217,19 @@ void Engine::PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenE
   const auto slot = static_cast<int64_t>(active_.size());
   std::vector<int64_t> positions(prompt.size());
   for (int64_t i = 0; i < length; ++i) positions[i] = i;
-  int64_t token = -1;
+  std::vector<SampledToken> sampled;
   auto failure = Guarded("prefill failed", codes::kInternal, [&] {
     at::Tensor logits = model_->ForwardWithCache(ToDevice(prompt, {1, length}, model_->device()),
                                                  ToDevice(positions, {1, length}, model_->device()), *cache_, slot,
                                                  length);  // [1, V]
-    token = SampleGreedy(logits.select(0, 0));
+    sampled = Sample(logits, {active.get()});
   });
   if (failure) {
-    events.push_back({active->request.id, {}, FinishReason::kError, failure->code, failure->message});
+    events.push_back(ErrorEvent(active->request.id, *failure));
     return;
   }
   active->cached = length;
-  const bool finished = Accept(*active, token, events);
+  const bool finished = Accept(*active, std::move(sampled[0]), events);
   if (!finished) active_.push_back(std::move(active));
 }
 
@@ -211,19 +237,20 @@ void Engine::DecodeWithCache(std::vector<TokenEvent>& events) {
   const auto batch = static_cast<int64_t>(active_.size());
   std::vector<int64_t> tokens(batch);
   std::vector<int64_t> positions(batch);
+  std::vector<Active*> rows(batch);
   int64_t kv_len = 0;
   for (int64_t row = 0; row < batch; ++row) {
-    tokens[row] = active_[row]->next_token;
-    positions[row] = active_[row]->cached;
+    rows[row] = active_[row].get();
+    tokens[row] = rows[row]->generated.back();
+    positions[row] = rows[row]->cached;
     kv_len = std::max(kv_len, positions[row] + 1);
   }
-  std::vector<int64_t> sampled;
+  std::vector<SampledToken> sampled;
   auto failure = Guarded("decode step failed", codes::kInternal, [&] {
     at::Tensor logits = model_->ForwardWithCache(ToDevice(tokens, {batch, 1}, model_->device()),
                                                  ToDevice(positions, {batch, 1}, model_->device()), *cache_, 0,
                                                  kv_len);  // [B, V]
-    at::Tensor ids = logits.argmax(-1).to(at::kCPU);      // [B] int64, one host sync per step
-    sampled.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + batch);
+    sampled = Sample(logits, rows);
   });
   if (failure) {
     FailAll(*failure, events);
@@ -231,8 +258,8 @@ void Engine::DecodeWithCache(std::vector<TokenEvent>& events) {
   }
   std::vector<size_t> finished;
   for (int64_t row = 0; row < batch; ++row) {
-    active_[row]->cached += 1;
-    if (Accept(*active_[row], sampled[row], events)) finished.push_back(static_cast<size_t>(row));
+    rows[row]->cached += 1;
+    if (Accept(*rows[row], std::move(sampled[row]), events)) finished.push_back(static_cast<size_t>(row));
   }
   Retire(std::move(finished));
 }
@@ -252,9 +279,7 @@ void Engine::Retire(std::vector<size_t> rows) {
 }
 
 void Engine::FailAll(const Failure& failure, std::vector<TokenEvent>& events) {
-  for (const auto& active : active_) {
-    events.push_back({active->request.id, {}, FinishReason::kError, failure.code, failure.message});
-  }
+  for (const auto& active : active_) events.push_back(ErrorEvent(active->request.id, failure));
   active_.clear();
 }
 

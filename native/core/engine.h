@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model_spec.h"
+#include "sampler.h"
 
 namespace torchgen {
 
@@ -30,6 +31,8 @@ const char* FinishReasonName(FinishReason reason);
 struct TokenEvent {
   uint64_t request_id = 0;
   std::vector<int64_t> token_ids;
+  // One per token id when the request asked for logprobs; empty otherwise.
+  std::vector<SampledToken> logprobs;
   FinishReason finish = FinishReason::kNone;
   std::string error_code;  // set when finish == kError
   std::string error_message;
@@ -69,10 +72,8 @@ class Engine {
   // A request being generated.
   struct Active {
     GenerationRequest request;
-    std::vector<int64_t> sequence;  // prompt + generated tokens (the `logits` interface recomputes it)
-    int64_t cached = 0;             // kv-cache: positions of this request already in its slot
-    int64_t next_token = -1;        // the last sampled token, fed at the next decode step
-    int64_t generated = 0;
+    std::vector<int64_t> generated;  // sampled so far (penalties, and the `logits` interface's sequence)
+    int64_t cached = 0;              // kv-cache: positions of this request already in its slot
   };
 
   void Run();
@@ -82,8 +83,10 @@ class Engine {
   void StepLogits(std::vector<TokenEvent>& events);
   void PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenEvent>& events);
   void DecodeWithCache(std::vector<TokenEvent>& events);
+  // Samples one token per row from logits [B, V] for active requests `rows`.
+  std::vector<SampledToken> Sample(const at::Tensor& logits, const std::vector<Active*>& rows);
   // Records a sampled token, emits it, and says whether the request is finished.
-  bool Accept(Active& active, int64_t token, std::vector<TokenEvent>& events);
+  bool Accept(Active& active, SampledToken token, std::vector<TokenEvent>& events);
   // Removes finished rows (indices into active_) keeping the cache slots packed.
   void Retire(std::vector<size_t> rows);
   void FailAll(const struct Failure& failure, std::vector<TokenEvent>& events);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "sampling_params.h"
+
 namespace torchgen {
 
 enum class ModelInterface { kLogits, kKvCache };
@@ -32,6 +34,7 @@ struct GenerationRequest {
   std::vector<int64_t> prompt;  // token ids, each < vocab_size, non-empty
   int64_t max_tokens = 0;       // >= 1
   std::vector<int64_t> stop_token_ids;
+  SamplingParams sampling;
 };
 
 }  // namespace torchgen

@@ -1,14 +1,44 @@
-// Picks the next token from logits. Greedy for now; sampling options arrive with the generation API.
+// Picks the next token of every row of a batch on the model's device, each row with its own parameters.
+//
+// Randomness comes from a counter-based hash of (seed, step, token id) evaluated on the device, not from
+// a shared generator: a row's tokens depend only on its own seed and position, so a request samples the
+// same tokens alone or beside any other requests, and nothing is launched per row.
 #pragma once
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
+#include "sampling_params.h"
+
 namespace torchgen {
 
-// logits: [V] float32 on any device. Returns the index of the largest logit (the first one on ties,
-// as torch.argmax and Hugging Face's greedy search do).
-int64_t SampleGreedy(const at::Tensor& logits);
+// What the sampler needs to know about one row besides its logits.
+struct SamplerRow {
+  const SamplingParams* params = nullptr;
+  const std::vector<int64_t>* prompt = nullptr;     // for the repetition penalty
+  const std::vector<int64_t>* generated = nullptr;  // for all three penalties
+  int64_t step = 0;                                 // tokens generated so far: the random stream's counter
+};
+
+struct SampledToken {
+  int64_t id = -1;
+  // Filled when the row asked for logprobs: log-probability of `id` under the model's distribution
+  // (log_softmax of the raw logits), and the most likely alternatives, best first.
+  float logprob = 0.0F;
+  std::vector<std::pair<int64_t, float>> top;
+};
+
+// logits: [B, V] float32 on any device; rows.size() == B. One device-to-host copy in all.
+std::vector<SampledToken> SampleBatch(const at::Tensor& logits, const std::vector<SamplerRow>& rows);
+
+// The penalised and filtered logits that SampleBatch draws from ([B, V] float32, -inf where filtered,
+// temperature applied), exposed for tests that compare them with Hugging Face's logits processors.
+at::Tensor ProcessLogits(const at::Tensor& logits, const std::vector<SamplerRow>& rows);
+
+// The exported test hook's core: applies only the penalties, in place.
+void ApplyPenalties(at::Tensor& logits, const std::vector<SamplerRow>& rows);
 
 }  // namespace torchgen

@@ -43,9 +43,9 @@ describe('loadModel options', () => {
 
 describe('generate options', () => {
   test('defaults maxTokens and accepts an AbortSignal', () => {
-    expect(resolveGenerateOptions(undefined)).toEqual({ maxTokens: DEFAULT_MAX_TOKENS, signal: undefined });
+    expect(resolveGenerateOptions(undefined)).toMatchObject({ maxTokens: DEFAULT_MAX_TOKENS, signal: undefined });
     const signal = new AbortController().signal;
-    expect(resolveGenerateOptions({ maxTokens: 5, signal })).toEqual({ maxTokens: 5, signal });
+    expect(resolveGenerateOptions({ maxTokens: 5, signal })).toMatchObject({ maxTokens: 5, signal });
   });
 
   test('rejects maxTokens of the wrong type, fractional, out of range, NaN or Infinity', () => {

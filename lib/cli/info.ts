@@ -1,0 +1,46 @@
+/** `torch-gen info`: the runtime, and a model's manifest when one is given. */
+import { readManifest } from '../manifest.js';
+import { runtimeInfo } from '../runtime.js';
+import { parse, stringFlag } from './args.js';
+
+const HELP = `Usage: torch-gen info [--model DIR] [--json]
+
+Shows the libtorch version, whether CUDA is built and available, the devices, and with --model the
+model's manifest.`;
+
+export async function runInfo(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    model: { type: 'string', short: 'm' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const runtime = runtimeInfo();
+  const modelDir = stringFlag(values, 'model');
+  const manifest = modelDir ? await readManifest(modelDir) : undefined;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ runtime, manifest }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `libtorch      ${runtime.torchVersion} (${runtime.cudaBuild ? 'CUDA build' : 'CPU build'})`,
+    `CUDA          ${runtime.cudaAvailable ? `available, ${runtime.deviceCount} device(s)` : 'not available'}`,
+    `CPU threads   ${runtime.cpuThreads}`,
+    `addon         ${runtime.addonPath}`,
+  ];
+  if (manifest) {
+    lines.push(
+      `model         ${modelDir}`,
+      `  architecture  ${manifest.architecture} (${manifest.interface} interface, ${manifest.dtype} weights)`,
+      `  vocabulary    ${manifest.vocabSize} tokens, context ${manifest.maxContext}`,
+      `  layers        ${manifest.numLayers}, heads ${manifest.numHeads} (kv ${manifest.numKvHeads}) x ${manifest.headDim}`,
+      `  exported with ${Object.entries(manifest.exportedWith).map(([k, v]) => `${k} ${v}`).join(', ') || 'unknown'}`,
+      `  source        ${manifest.source || 'unknown'}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

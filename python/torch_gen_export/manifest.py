@@ -1,0 +1,60 @@
+"""The torch-gen.json manifest, format version 1 (docs/model-format.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from .errors import ExportError
+
+FORMAT_VERSION = 1
+
+
+def special_token_ids(hf_config: Any, generation: Optional[dict[str, Any]], vocab_size: int) -> dict[str, Any]:
+    """bos/eos/pad ids; generation_config.json wins over config.json, as in transformers' generate().
+
+    eos is a list because chat models stop on several tokens (Llama 3: end_of_text, eom, eot).
+    """
+    generation = generation or {}
+
+    def pick(name: str) -> Any:
+        value = generation.get(name)
+        return value if value is not None else getattr(hf_config, name, None)
+
+    bos, eos, pad = pick("bos_token_id"), pick("eos_token_id"), pick("pad_token_id")
+    eos_list = [] if eos is None else list(eos) if isinstance(eos, (list, tuple)) else [eos]
+    for name, value in [("bos_token_id", bos), ("pad_token_id", pad)] + [("eos_token_id", e) for e in eos_list]:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab_size:
+            raise ExportError(f"{name} {value!r} is not a token id below vocab_size {vocab_size}; fix it in "
+                              f"config.json or generation_config.json")
+    return {"bos_token_id": bos, "eos_token_ids": list(dict.fromkeys(eos_list)), "pad_token_id": pad}
+
+
+def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], source: str,
+                   exporter_version: str) -> dict[str, Any]:
+    """The manifest; num_layers, num_kv_heads and head_dim are written for either interface."""
+    import transformers
+
+    return {
+        "format": "torch-gen",
+        "format_version": FORMAT_VERSION,
+        "interface": interface,
+        "architecture": cfg.architecture,
+        "vocab_size": cfg.vocab_size,
+        "max_context": cfg.max_context,
+        "num_layers": cfg.num_layers,
+        "num_heads": cfg.num_heads,
+        "num_kv_heads": cfg.num_kv_heads,
+        "head_dim": cfg.head_dim,
+        "dtype": dtype,
+        **ids,
+        "exported_with": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "torch_gen_export": exporter_version,
+        },
+        "source": source,
+    }

@@ -1,0 +1,101 @@
+"""Rotary position embeddings: the frequencies (computed at export time) and their use (scripted).
+
+The inverse frequencies are stored in the module as int64 fixed point rather than as a float buffer. The
+runtime casts the whole module to the dtype the user asks for (`module.to(torch::kHalf)`), which casts
+every floating-point buffer too; in float16 a frequency near 1 has a relative error of 5e-4, i.e. half a
+radian of rotation error at position 1000. Integer buffers are left alone by a dtype cast (but follow
+`.to(device)`), and every float32 value >= 2**-39 is exact in this encoding, so the angles stay those of
+a float32 model whatever the weights' dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Tuple
+
+import torch
+
+from .errors import ExportError
+
+SUPPORTED_ROPE_TYPES = ("default", "linear", "llama3")
+
+FIXED_POINT_BITS = 62
+
+
+def inverse_frequencies(rope: dict[str, Any], head_dim: int) -> torch.Tensor:
+    """[head_dim / 2] float32 inverse frequencies for a Hugging Face `rope_parameters` dict.
+
+    The arithmetic follows transformers' own order of operations in float32, so the angles match its
+    models bit for bit (a one-ulp difference in a frequency becomes 1e-3 rad at position 8000).
+    """
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type not in SUPPORTED_ROPE_TYPES:
+        raise ExportError(
+            f"rope_scaling type {rope_type!r} is not supported (supported: {', '.join(SUPPORTED_ROPE_TYPES)})"
+        )
+    partial = rope.get("partial_rotary_factor", 1.0)
+    if partial != 1.0:
+        raise ExportError(f"rope partial_rotary_factor {partial} is not supported (only 1.0)")
+    if head_dim % 2 != 0:
+        raise ExportError(f"head_dim {head_dim} is odd; rotary embeddings need an even head_dim")
+    theta = float(rope["rope_theta"])
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype=torch.float32) / head_dim
+    inv_freq = 1.0 / (theta**exponents)  # [D/2] float32
+    if rope_type == "linear":
+        inv_freq = inv_freq / float(_field(rope, "factor", rope_type))
+    elif rope_type == "llama3":
+        inv_freq = _llama3_scaling(inv_freq, rope)
+    return inv_freq
+
+
+def _llama3_scaling(inv_freq: torch.Tensor, rope: dict[str, Any]) -> torch.Tensor:
+    """Llama 3.1's frequency-dependent scaling: low frequencies divided by `factor`, high ones kept,
+    a smooth blend between."""
+    factor = float(_field(rope, "factor", "llama3"))
+    low = float(_field(rope, "low_freq_factor", "llama3"))
+    high = float(_field(rope, "high_freq_factor", "llama3"))
+    original = int(_field(rope, "original_max_position_embeddings", "llama3"))
+    low_freq_wavelen = original / low
+    high_freq_wavelen = original / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (original / wavelen - low) / (high - low)
+    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(is_medium, blended, scaled)
+
+
+def _field(rope: dict[str, Any], name: str, rope_type: str) -> Any:
+    if rope.get(name) is None:
+        raise ExportError(f"rope_scaling type {rope_type!r} needs the field {name!r}, which the config lacks")
+    return rope[name]
+
+
+def encode_fixed_point(inv_freq: torch.Tensor) -> torch.Tensor:
+    """float32 frequencies in (0, 1] -> int64 fixed point, exactly (see the module docstring)."""
+    if not bool(((inv_freq > 2.0**-39) & (inv_freq <= 1.0)).all()):
+        raise ExportError(f"rope frequencies out of range (0, 1]: {inv_freq.tolist()}; check rope_theta")
+    return torch.round(inv_freq.to(torch.float64) * 2.0**FIXED_POINT_BITS).to(torch.int64)
+
+
+def rope_cos_sin(
+    positions: torch.Tensor, inv_freq_fixed: torch.Tensor, fixed_point_bits: int, like: torch.Tensor
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [B, T, 1, D] in `like`'s dtype for positions [B, T] int64.
+
+    `fixed_point_bits` is FIXED_POINT_BITS, passed in because TorchScript cannot read module globals.
+    """
+    inv_freq = (inv_freq_fixed.to(torch.float64) * 2.0 ** -fixed_point_bits).to(torch.float32)  # [D/2]
+    # float32 like transformers: positions are exact up to 2**24, far beyond any context.
+    angles = positions.to(torch.float32).unsqueeze(-1) * inv_freq  # [B, T, D/2]
+    angles = torch.cat((angles, angles), dim=-1)  # [B, T, D]
+    return angles.cos().to(like.dtype).unsqueeze(2), angles.sin().to(like.dtype).unsqueeze(2)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotates x [B, T, H, D] by the angles in cos/sin [B, T, 1, D] (the half-split layout of HF Llama)."""
+    half = x.size(-1) // 2
+    x1 = x[..., :half]
+    x2 = x[..., half:]
+    rotated = torch.cat((-x2, x1), dim=-1)  # [B, T, H, D]
+    return x * cos + rotated * sin
