@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debug } from './debug.js';
 import { NativeBindingError } from './errors.js';
+import type { ResolvedSampling } from './options.js';
 
 /** What the addon needs to load a model: concrete values only (TypeScript resolves every default). */
 export interface NativeModelSpec {
@@ -24,17 +25,8 @@ export interface NativeModelSpec {
   dtype: 'float32' | 'float16' | 'bfloat16';
 }
 
-export interface NativeSampling {
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  repetitionPenalty: number;
-  presencePenalty: number;
-  frequencyPenalty: number;
-  seed: number;
-  logprobs: number;
-}
+/** The sampler's parameters, every one concrete (lib/options.ts resolves them). */
+export type NativeSampling = ResolvedSampling;
 
 export interface NativeGenerationRequest {
   tokens: Int32Array;

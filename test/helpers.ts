@@ -5,6 +5,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export const fixturesRoot = resolve(import.meta.dirname, 'fixtures', 'models');
 export const fixture = (name: string) => join(fixturesRoot, name);
+/** The real SmolLM2-135M-Instruct, exported by `npm run model:default`. */
+export const defaultModelDir = resolve(import.meta.dirname, '..', 'models', 'smollm2-135m-instruct');
 
 export interface ExpectedPrompt {
   text: string;
@@ -14,6 +16,7 @@ export interface ExpectedPrompt {
 export interface Expected {
   max_new_tokens: number;
   eos_token_id: number;
+  eos_token_ids?: number[];
   prompts: ExpectedPrompt[];
 }
 

@@ -31,6 +31,14 @@ at::Tensor LogitsFromOutput(const c10::IValue& output) {
                                              output.tagKind() + ")");
 }
 
+void CheckFloatingPoint(const at::Tensor& logits) {
+  if (!at::isFloatingType(logits.scalar_type())) {
+    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
+                                               std::string(c10::toString(logits.scalar_type())) +
+                                               "; a causal LM returns floating-point logits");
+  }
+}
+
 }  // namespace
 
 c10::Device ResolveDevice(const std::string& device) {
@@ -102,11 +110,7 @@ void Model::Probe() {
     logits = ForwardWithCache(torch::zeros({1, 2}, long_options), torch::arange(2, long_options).unsqueeze(0),
                               probe_cache, 0, 2);  // [1, V]
   }
-  if (!at::isFloatingType(logits.scalar_type())) {
-    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
-                                               std::string(c10::toString(logits.scalar_type())) +
-                                               "; a causal LM returns floating-point logits");
-  }
+  CheckFloatingPoint(logits);
 }
 
 std::unique_ptr<KvCache> Model::AllocateCache() const {
@@ -132,11 +136,7 @@ at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& p
                                                output.tagKind() + ")");
   }
   at::Tensor logits = output.toTensor();  // [B, V]
-  if (!at::isFloatingType(logits.scalar_type())) {
-    throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
-                                               std::string(c10::toString(logits.scalar_type())) +
-                                               "; a causal LM returns floating-point logits");
-  }
+  CheckFloatingPoint(logits);
   if (logits.dim() != 2 || logits.size(0) != batch) {
     throw TorchGenError(codes::kModelLoad, "model.pt returned logits of shape " + ShapeString(logits) + " for " +
                                                std::to_string(batch) +

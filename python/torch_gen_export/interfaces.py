@@ -1,8 +1,9 @@
 """The two interfaces of docs/model-format.md that an exported model.pt can implement.
 
 `kv-cache` is each family's Transformer itself. `logits` is the same Transformer without a cache:
-LogitsModel runs its blocks over the whole sequence at every call, as a traced Hugging Face model would.
-The runtime is much slower with it; it exists to measure what the cache buys on the same weights.
+LogitsModel runs its blocks over the whole sequence at every call, as a traced Hugging Face model would,
+so every generated token costs a pass over the whole sequence. It exists to measure what the cache buys
+on the same weights.
 """
 
 from __future__ import annotations

@@ -1,0 +1,34 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadModel, type Model } from '@org/torch-gen';
+import { fixture, readExpected } from '../helpers.js';
+
+// Greedy generation through the kv-cache interface on CPU FP32 must reproduce transformers' generate()
+// on the same weights token for token (expected.json is written by python/fixtures/kv_models.py).
+describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (name) => {
+  const expected = readExpected(name);
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 4 });
+  });
+  afterAll(() => model.dispose());
+
+  test('the tokenizer encodes every prompt as transformers does', () => {
+    for (const prompt of expected.prompts) expect(model.tokenizer.encode(prompt.text)).toEqual(prompt.prompt_ids);
+  });
+
+  test('greedy tokens equal transformers generate(), each prompt alone', async () => {
+    for (const prompt of expected.prompts) {
+      const result = await model.complete(prompt.text, { maxTokens: expected.max_new_tokens });
+      expect(result.tokenIds, prompt.text).toEqual(prompt.generated_ids);
+      const stoppedAtEos = prompt.generated_ids.at(-1) === expected.eos_token_id;
+      expect(result.finishReason).toBe(stoppedAtEos ? 'stop' : 'length');
+    }
+    expect(expected.prompts.some((p) => p.generated_ids.length === expected.max_new_tokens)).toBe(true);
+  });
+
+  test('greedy tokens are the same when all prompts decode together in one batch (and one waits)', async () => {
+    const results = await Promise.all(expected.prompts.map((prompt) => model.complete(prompt.prompt_ids, { maxTokens: expected.max_new_tokens })));
+    expect(expected.prompts.length).toBeGreaterThan(model.info.maxBatch);
+    results.forEach((result, i) => expect(result.tokenIds).toEqual(expected.prompts[i]!.generated_ids));
+  });
+});
