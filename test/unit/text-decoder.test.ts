@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { IncrementalTextDecoder } from '../../lib/text-decoder.js';
@@ -53,5 +54,32 @@ describe('incremental text decoding (byte-level BPE)', () => {
     const prompt = tokenizer.encode('Once upon a time');
     const continuation = tokenizer.encode(' there lived a robot');
     expect(streamDecode(continuation, prompt).join('')).toBe(tokenizer.decode(continuation));
+  });
+});
+
+describe('incremental text decoding (SentencePiece-style: Metaspace and byte fallback)', () => {
+  interface Case {
+    text: string;
+    ids: number[];
+    decoded: string;
+  }
+  const cases = (JSON.parse(readFileSync(join(fixture('sentencepiece-style'), 'expected.json'), 'utf8')) as { cases: Case[] }).cases;
+  let spTokenizer: Tokenizer;
+  beforeAll(async () => {
+    spTokenizer = await Tokenizer.fromDirectory(fixture('sentencepiece-style'));
+  });
+
+  test.each(cases.map((c) => [c.text, c] as const))('%s', (_text, testCase) => {
+    expect(spTokenizer.encode(testCase.text)).toEqual(testCase.ids);
+    expect(spTokenizer.decode(testCase.ids)).toBe(testCase.decoded);
+    // Streamed from the first token (no context) and after a prompt: both add up to the full decode.
+    for (const context of [[], spTokenizer.encode('Once upon a time')]) {
+      const decoder = new IncrementalTextDecoder(spTokenizer, context);
+      const deltas = testCase.ids.map((id) => decoder.push([id]));
+      deltas.push(decoder.flush());
+      const expectedText = context.length === 0 ? testCase.decoded : spTokenizer.decode([...context, ...testCase.ids]).slice(spTokenizer.decode(context).length);
+      expect(deltas.join('')).toBe(expectedText);
+      for (const delta of deltas) expect(delta).not.toContain('\uFFFD');
+    }
   });
 });

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { loadAddon, type NativeModel, type NativeSampling } from '../../lib/native.js';
+import { fixture } from '../helpers.js';
+
+// The addon checks its input again for callers that bypass the TypeScript layer: wrong types and ranges
+// are TypeErrors, and ids or lengths that could corrupt memory are refused with a code, never a crash.
+describe('native boundary checks', () => {
+  let native: NativeModel;
+  const sampling: NativeSampling = {
+    temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, seed: 0, logprobs: 0,
+  };
+  const request = (overrides: Record<string, unknown>) => ({
+    tokens: Int32Array.from([1, 2, 3]), maxTokens: 4, stopTokenIds: [], sampling, ...overrides,
+  });
+  beforeAll(async () => {
+    native = await loadAddon().loadModel(
+      {
+        modelPath: join(fixture('llama-kv'), 'model.pt'), interface: 'kv-cache', vocabSize: 384, maxContext: 64,
+        numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 2, device: 'cpu', dtype: 'float32',
+      },
+      () => {},
+    );
+  });
+  afterAll(() => native.dispose());
+
+  test.each([
+    [{ tokens: 'abc' }, 'expected an array of integers or an Int32Array for `tokens`'],
+    [{ maxTokens: 0 }, 'expected an integer in [1, 2147483648] for `maxTokens`, received 0'],
+    [{ maxTokens: 1.5 }, 'for `maxTokens`, received 1.5'],
+    [{ stopTokenIds: [-1] }, 'expected an integer in [0, 2147483647] for `stopTokenIds[0]`, received -1'],
+    [{ sampling: { ...sampling, topP: 2 } }, '`sampling.topP` must be in'],
+    [{ sampling: { ...sampling, temperature: Number.NaN } }, '`sampling.temperature` must be in'],
+    [{ sampling: { ...sampling, seed: -5 } }, 'for `seed`, received -5'],
+    [{ sampling: undefined }, 'expected an object for `sampling`'],
+  ])('rejects %o with a TypeError', (overrides, message) => {
+    expect(() => native.generate(request(overrides) as never)).toThrow(TypeError);
+    expect(() => native.generate(request(overrides) as never)).toThrow(message);
+  });
+
+  test('token ids outside the vocabulary and prompts longer than the context are refused with a code', () => {
+    const outside = () => native.generate(request({ tokens: Int32Array.from([1, 384]) }) as never);
+    expect(outside).toThrow('generate: prompt token id 384 is outside the vocabulary [0, 384)');
+    expect(() => native.generate(request({ tokens: new Int32Array(64) }) as never)).toThrow(
+      "generate: the prompt has 64 tokens; the model's context holds 64 including at least one generated token",
+    );
+    try {
+      outside();
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('ERR_INVALID_ARGUMENT');
+    }
+    expect(() => native.generate(request({ tokens: new Int32Array(0) }) as never)).toThrow('generate: the prompt has no tokens');
+  });
+});
