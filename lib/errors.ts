@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ERR_INVALID_OPTION'
   | 'ERR_CONTEXT_LENGTH'
   | 'ERR_DISPOSED'
+  | 'ERR_QUEUE_FULL'
   | 'ERR_GENERATION'
   | 'ERR_NATIVE_BINDING';
 
@@ -66,6 +67,13 @@ export class DisposedError extends TorchGenError {
   }
 }
 
+/** The model's queue of waiting requests is full (the maxQueue option); retry later. */
+export class QueueFullError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_QUEUE_FULL', message, options);
+  }
+}
+
 /** A forward pass or sampling step failed inside the engine; other requests are not affected. */
 export class GenerationError extends TorchGenError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -104,6 +112,9 @@ export function fromNativeError(error: unknown, caller?: Error): TorchGenError {
       break;
     case 'ERR_DISPOSED':
       typed = new DisposedError();
+      break;
+    case 'ERR_QUEUE_FULL':
+      typed = new QueueFullError(message, { cause: error });
       break;
     case 'ERR_INVALID_ARGUMENT':
       typed = new OptionError(message, { cause: error });

@@ -14,6 +14,7 @@ export type {
   FinishReason,
   GenerationChunk,
   ModelInfo,
+  ModelStats,
   Prompt,
   Timings,
   TokenAlternative,
@@ -35,6 +36,7 @@ export {
   NativeBindingError,
   OptionError,
   OutOfMemoryError,
+  QueueFullError,
   TorchGenError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -28,7 +28,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const path = resolve(dir);
   await checkDirectory(path);
   const manifest = await readManifest(path);
-  const { device, dtype, maxBatch, maxContext } = resolveLoadOptions(
+  const { device, dtype, maxBatch, maxContext, maxQueue, prefillChunk } = resolveLoadOptions(
     options,
     () => addon.runtimeInfo().cudaAvailable,
     manifest.maxContext,
@@ -59,6 +59,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
         numKvHeads: manifest.numKvHeads,
         headDim: manifest.headDim,
         maxBatch,
+        maxQueue,
+        prefillChunk,
         device,
         dtype,
       },

@@ -92,6 +92,25 @@ export interface ModelInfo {
   path: string;
 }
 
+/** The model's load, from stats(). */
+export interface ModelStats {
+  /** Requests holding a KV-cache slot: generating, or having their prompt prefilled. */
+  activeRequests: number;
+  /** Requests waiting for a slot. */
+  queuedRequests: number;
+  /** Slots in use out of maxBatch. */
+  slotsInUse: number;
+  maxBatch: number;
+  /** Tokens generated since load, all requests together. */
+  tokensGenerated: number;
+  /** Prompt tokens prefilled since load. */
+  promptTokens: number;
+  /** Requests ended since load, for any reason. */
+  requestsFinished: number;
+  /** Bytes of the KV-cache pool (allocated once at load) on the model's device. */
+  cacheBytes: number;
+}
+
 /** Prompt text, or token ids to feed as they are. */
 export type Prompt = string | readonly number[];
 
@@ -239,6 +258,21 @@ export class Model {
     // The template writes the special tokens itself (as transformers' apply_chat_template does), so the
     // tokenizer must not add its own.
     return this.tokenizer.encode(this.#chatTemplate.render(messages), { addSpecialTokens: false });
+  }
+
+  /** The model's current load: requests, slots, tokens generated, cache memory. */
+  stats(): ModelStats {
+    const native = this.#native.stats();
+    return {
+      activeRequests: native.active,
+      queuedRequests: native.queued,
+      slotsInUse: native.active,
+      maxBatch: this.info.maxBatch,
+      tokensGenerated: native.tokensGenerated,
+      promptTokens: native.promptTokens,
+      requestsFinished: native.requestsFinished,
+      cacheBytes: native.cacheBytes,
+    };
   }
 
   /** Stops the engine: requests in flight end with finish reason 'abort'; then frees the model's memory. */

@@ -21,6 +21,10 @@ export interface NativeModelSpec {
   headDim: number;
   /** KV-cache slots: requests decoded together. */
   maxBatch: number;
+  /** Requests that may wait for a slot. */
+  maxQueue: number;
+  /** Prompt tokens per engine step. */
+  prefillChunk: number;
   device: string;
   dtype: 'float32' | 'float16' | 'bfloat16';
 }
@@ -56,10 +60,20 @@ export interface NativeEvent {
 export interface NativeModel {
   /** Queues a request; returns its id. Throws on invalid input or after dispose. */
   generate(request: NativeGenerationRequest): number;
+  stats(): NativeStats;
   /** Ends a request at the next step with finish reason "abort". Unknown ids are ignored. */
   cancel(requestId: number): void;
   /** Aborts everything in flight, delivers the last events, stops the engine and frees its memory. */
   dispose(): Promise<void>;
+}
+
+export interface NativeStats {
+  active: number;
+  queued: number;
+  tokensGenerated: number;
+  promptTokens: number;
+  requestsFinished: number;
+  cacheBytes: number;
 }
 
 export interface NativeRuntimeInfo {

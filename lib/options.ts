@@ -28,6 +28,17 @@ export interface LoadModelOptions {
    * the KV cache: memory grows with maxBatch x maxContext. Default: the model's max_context, at most 2048.
    */
   maxContext?: number;
+  /**
+   * The most requests that wait for a slot; a request beyond it is refused at once with QueueFullError
+   * (a server turns that into 429). Integer >= 0. Default 1024.
+   */
+  maxQueue?: number;
+  /**
+   * Prompt tokens fed per engine step. A long prompt is prefilled in chunks of this size, so requests
+   * already generating keep getting tokens meanwhile; smaller chunks mean smoother streams and a slower
+   * prefill. Integer in [1, 65536]. Default 256.
+   */
+  prefillChunk?: number;
 }
 
 export interface GenerateOptions {
@@ -156,7 +167,12 @@ export interface ResolvedLoadOptions {
   dtype: Dtype;
   maxBatch: number;
   maxContext: number;
+  maxQueue: number;
+  prefillChunk: number;
 }
+
+export const DEFAULT_MAX_QUEUE = 1024;
+export const DEFAULT_PREFILL_CHUNK = 256;
 
 /** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */
 export function resolveLoadOptions(
@@ -165,7 +181,7 @@ export function resolveLoadOptions(
   modelMaxContext: number,
 ): ResolvedLoadOptions {
   const raw = checkObject(options, 'loadModel options');
-  checkKnownKeys(raw, ['device', 'dtype', 'maxBatch', 'maxContext'], 'loadModel');
+  checkKnownKeys(raw, ['device', 'dtype', 'maxBatch', 'maxContext', 'maxQueue', 'prefillChunk'], 'loadModel');
   const device = raw.device ?? 'auto';
   if (typeof device !== 'string' || !DEVICE_PATTERN.test(device)) {
     throw optionError('device', "'auto', 'cpu', 'cuda' or 'cuda:N'", device);
@@ -181,7 +197,11 @@ export function resolveLoadOptions(
   if (!isIntegerIn(maxContext, 2, modelMaxContext)) {
     throw optionError('maxContext', `an integer in [2, ${modelMaxContext}] (the model's context)`, maxContext);
   }
-  return { device: resolvedDevice, dtype, maxBatch, maxContext };
+  const maxQueue = raw.maxQueue ?? DEFAULT_MAX_QUEUE;
+  if (!isIntegerIn(maxQueue, 0, 2 ** 31)) throw optionError('maxQueue', 'an integer >= 0', maxQueue);
+  const prefillChunk = raw.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+  if (!isIntegerIn(prefillChunk, 1, 65536)) throw optionError('prefillChunk', 'an integer in [1, 65536]', prefillChunk);
+  return { device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk };
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {

@@ -14,6 +14,7 @@ Napi::Function AddonModel::DefineClass(Napi::Env env) {
                                              {
                                                  InstanceMethod<&AddonModel::Generate>("generate"),
                                                  InstanceMethod<&AddonModel::Cancel>("cancel"),
+                                                 InstanceMethod<&AddonModel::Stats>("stats"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
                                              });
 }
@@ -85,6 +86,12 @@ Napi::Value AddonModel::Cancel(const Napi::CallbackInfo& info) {
   const double id = info[0].As<Napi::Number>().DoubleValue();
   if (engine_ && !disposing_ && id >= 1) engine_->Cancel(static_cast<uint64_t>(id));
   return env.Undefined();
+}
+
+Napi::Value AddonModel::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposing_ || !engine_) return StatsToJs(env, EngineStats{});
+  return StatsToJs(env, engine_->Stats());
 }
 
 Napi::Value AddonModel::Dispose(const Napi::CallbackInfo& info) {

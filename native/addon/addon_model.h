@@ -41,6 +41,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   Napi::Value Generate(const Napi::CallbackInfo& info);
   // cancel(requestId)
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  // stats() -> { active, queued, tokensGenerated, promptTokens, requestsFinished, cacheBytes }
+  Napi::Value Stats(const Napi::CallbackInfo& info);
   // dispose() -> Promise<void>, resolved after the last event was delivered and the memory freed.
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 

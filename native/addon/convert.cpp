@@ -76,6 +76,8 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.num_kv_heads = ReadInteger(object, "numKvHeads", 0, 4096);
   spec.head_dim = ReadInteger(object, "headDim", 0, 65536);
   spec.max_batch = ReadInteger(object, "maxBatch", 1, 4096);
+  spec.max_queue = ReadInteger(object, "maxQueue", 0, int64_t{1} << 31);
+  spec.prefill_chunk = ReadInteger(object, "prefillChunk", 1, int64_t{1} << 20);
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   return spec;
@@ -130,6 +132,17 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   object.Set("cudaAvailable", info.cuda_available);
   object.Set("cudaDeviceCount", static_cast<double>(info.cuda_device_count));
   object.Set("cpuThreads", static_cast<double>(info.cpu_threads));
+  return object;
+}
+
+Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("active", static_cast<double>(stats.active));
+  object.Set("queued", static_cast<double>(stats.queued));
+  object.Set("tokensGenerated", static_cast<double>(stats.tokens_generated));
+  object.Set("promptTokens", static_cast<double>(stats.prompt_tokens));
+  object.Set("requestsFinished", static_cast<double>(stats.requests_finished));
+  object.Set("cacheBytes", static_cast<double>(stats.cache_bytes));
   return object;
 }
 

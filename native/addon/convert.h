@@ -20,6 +20,7 @@ SamplingParams ReadSamplingParams(const Napi::Object& object);
 std::vector<int64_t> ReadTokenIds(const Napi::Object& object, const char* key);
 
 Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info);
+Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats);
 Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events);
 
 // A JavaScript Error whose `code` property is the failure's code.

@@ -84,6 +84,12 @@ void Engine::Submit(GenerationRequest request) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) throw TorchGenError(codes::kDisposed, "the model has been disposed");
+    if (static_cast<int64_t>(queue_.size()) >= spec_.max_queue) {
+      throw TorchGenError(codes::kQueueFull, "the queue is full: " + std::to_string(queue_.size()) +
+                                                 " requests are waiting for the model's " +
+                                                 std::to_string(spec_.max_batch) +
+                                                 " slots; retry later, or raise maxQueue or maxBatch");
+    }
     queue_.push_back(std::move(request));
   }
   wake_.notify_one();
@@ -112,59 +118,87 @@ void Engine::Run() {
   c10::InferenceMode inference_guard;
   while (WaitForWork()) {
     std::vector<TokenEvent> events;
-    std::vector<std::unique_ptr<Active>> admitted;
-    TakeRequests(admitted, events);
+    EndCancelled(events);
     if (spec_.interface == ModelInterface::kLogits) {
-      for (auto& active : admitted) active_.push_back(std::move(active));
+      if (active_.empty()) {
+        if (auto admitted = Admit()) active_.push_back(std::move(admitted));
+      }
       if (!active_.empty()) StepLogits(events);
     } else {
-      // New requests first: each prefill yields its first token, so they join the decode step below.
-      for (auto& active : admitted) PrefillWithCache(std::move(active), events);
+      PrefillWithCache(events);
       if (!active_.empty()) DecodeWithCache(events);
     }
+    active_count_ = static_cast<int64_t>(active_.size()) + (prefilling_ ? 1 : 0);
     if (!events.empty()) sink_(std::move(events));
   }
   std::vector<TokenEvent> events;
   AbortAll(events);
+  active_count_ = 0;
   if (!events.empty()) sink_(std::move(events));
+}
+
+EngineStats Engine::Stats() {
+  EngineStats stats;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats.queued = static_cast<int64_t>(queue_.size());
+  }
+  stats.active = active_count_;
+  stats.tokens_generated = tokens_generated_;
+  stats.prompt_tokens = prompt_tokens_;
+  stats.requests_finished = requests_finished_;
+  stats.cache_bytes = cache_ ? cache_->bytes() : 0;
+  return stats;
+}
+
+void Engine::Emit(TokenEvent event, std::vector<TokenEvent>& events) {
+  tokens_generated_ += static_cast<int64_t>(event.token_ids.size());
+  if (event.finish != FinishReason::kNone) requests_finished_ += 1;
+  events.push_back(std::move(event));
 }
 
 bool Engine::WaitForWork() {
   std::unique_lock<std::mutex> lock(mutex_);
-  wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !active_.empty() || !cancelled_.empty(); });
+  wake_.wait(lock, [this] {
+    return stopping_ || !queue_.empty() || !active_.empty() || prefilling_ != nullptr || !cancelled_.empty();
+  });
   return !stopping_;
 }
 
-void Engine::TakeRequests(std::vector<std::unique_ptr<Active>>& admitted, std::vector<TokenEvent>& events) {
+void Engine::EndCancelled(std::vector<TokenEvent>& events) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!cancelled_.empty()) {
-    // Cancelled requests end at this step boundary, queued or running.
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if (cancelled_.count(it->id) > 0) {
-        events.push_back(FinalEvent(it->id, FinishReason::kAbort));
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
+  if (cancelled_.empty()) return;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (cancelled_.count(it->id) > 0) {
+      Emit(FinalEvent(it->id, FinishReason::kAbort), events);
+      it = queue_.erase(it);
+    } else {
+      ++it;
     }
-    std::vector<size_t> rows;
-    for (size_t row = 0; row < active_.size(); ++row) {
-      if (cancelled_.count(active_[row]->request.id) > 0) {
-        events.push_back(FinalEvent(active_[row]->request.id, FinishReason::kAbort));
-        rows.push_back(row);
-      }
+  }
+  if (prefilling_ && cancelled_.count(prefilling_->request.id) > 0) {
+    Emit(FinalEvent(prefilling_->request.id, FinishReason::kAbort), events);
+    prefilling_.reset();
+  }
+  std::vector<size_t> rows;
+  for (size_t row = 0; row < active_.size(); ++row) {
+    if (cancelled_.count(active_[row]->request.id) > 0) {
+      Emit(FinalEvent(active_[row]->request.id, FinishReason::kAbort), events);
+      rows.push_back(row);
     }
-    Retire(std::move(rows));
-    cancelled_.clear();
   }
-  // The `logits` interface has no cache to share, so it runs one request at a time, in arrival order.
-  const size_t capacity = spec_.interface == ModelInterface::kLogits ? 1 : static_cast<size_t>(spec_.max_batch);
-  while (!queue_.empty() && active_.size() + admitted.size() < capacity) {
-    auto active = std::make_unique<Active>();
-    active->request = std::move(queue_.front());
-    queue_.pop_front();
-    admitted.push_back(std::move(active));
-  }
+  Retire(std::move(rows));
+  cancelled_.clear();
+}
+
+std::unique_ptr<Engine::Active> Engine::Admit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto capacity = spec_.interface == ModelInterface::kLogits ? int64_t{1} : spec_.max_batch;
+  if (queue_.empty() || static_cast<int64_t>(active_.size()) >= capacity) return nullptr;
+  auto active = std::make_unique<Active>();
+  active->request = std::move(queue_.front());
+  queue_.pop_front();
+  return active;
 }
 
 std::vector<SampledToken> Engine::Sample(const at::Tensor& logits, const std::vector<Active*>& rows) {
@@ -191,7 +225,7 @@ bool Engine::Accept(Active& active, SampledToken token, std::vector<TokenEvent>&
   }
   TokenEvent event{active.request.id, {id}, {}, finish, "", ""};
   if (active.request.sampling.logprobs > 0) event.logprobs.push_back(std::move(token));
-  events.push_back(std::move(event));
+  Emit(std::move(event), events);
   return finish != FinishReason::kNone;
 }
 
@@ -204,33 +238,50 @@ void Engine::StepLogits(std::vector<TokenEvent>& events) {
     sampled = Sample(model_->NextTokenLogits(sequence).unsqueeze(0), {&active});  // [1, V]
   });
   if (failure) {
-    events.push_back(ErrorEvent(active.request.id, *failure));
+    Emit(ErrorEvent(active.request.id, *failure), events);
     Retire({0});
     return;
   }
   if (Accept(active, std::move(sampled[0]), events)) Retire({0});
 }
 
-void Engine::PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenEvent>& events) {
-  const auto& prompt = active->request.prompt;
-  const auto length = static_cast<int64_t>(prompt.size());
-  const auto slot = static_cast<int64_t>(active_.size());
-  std::vector<int64_t> positions(prompt.size());
-  for (int64_t i = 0; i < length; ++i) positions[i] = i;
-  std::vector<SampledToken> sampled;
-  auto failure = Guarded("prefill failed", codes::kInternal, [&] {
-    at::Tensor logits = model_->ForwardWithCache(ToDevice(prompt, {1, length}, model_->device()),
-                                                 ToDevice(positions, {1, length}, model_->device()), *cache_, slot,
-                                                 length);  // [1, V]
-    sampled = Sample(logits, {active.get()});
-  });
-  if (failure) {
-    events.push_back(ErrorEvent(active->request.id, *failure));
-    return;
+void Engine::PrefillWithCache(std::vector<TokenEvent>& events) {
+  int64_t budget = spec_.prefill_chunk;
+  while (budget > 0) {
+    if (!prefilling_) {
+      prefilling_ = Admit();
+      if (!prefilling_) return;
+    }
+    Active& active = *prefilling_;
+    const auto& prompt = active.request.prompt;
+    const int64_t start = active.cached;
+    const int64_t count = std::min(budget, static_cast<int64_t>(prompt.size()) - start);
+    const bool last_chunk = start + count == static_cast<int64_t>(prompt.size());
+    std::vector<int64_t> tokens(prompt.begin() + start, prompt.begin() + start + count);
+    std::vector<int64_t> positions(count);
+    for (int64_t i = 0; i < count; ++i) positions[i] = start + i;
+    std::vector<SampledToken> sampled;
+    auto failure = Guarded("prefill failed", codes::kInternal, [&] {
+      at::Tensor logits = model_->ForwardWithCache(ToDevice(tokens, {1, count}, model_->device()),
+                                                   ToDevice(positions, {1, count}, model_->device()), *cache_,
+                                                   PrefillSlot(), start + count);  // [1, V]
+      if (last_chunk) sampled = Sample(logits, {&active});
+    });
+    budget -= count;
+    if (failure) {
+      Emit(ErrorEvent(active.request.id, *failure), events);
+      prefilling_.reset();
+      continue;
+    }
+    active.cached += count;
+    prompt_tokens_ += count;
+    if (!last_chunk) return;  // the budget is spent; the rest of the prompt goes in the next steps
+    // Join the decoding rows: move the prompt's keys and values next to theirs.
+    const auto row = static_cast<int64_t>(active_.size());
+    cache_->MoveSlot(PrefillSlot(), row, active.cached);
+    std::unique_ptr<Active> joined = std::move(prefilling_);
+    if (!Accept(*joined, std::move(sampled[0]), events)) active_.push_back(std::move(joined));
   }
-  active->cached = length;
-  const bool finished = Accept(*active, std::move(sampled[0]), events);
-  if (!finished) active_.push_back(std::move(active));
 }
 
 void Engine::DecodeWithCache(std::vector<TokenEvent>& events) {
@@ -279,15 +330,17 @@ void Engine::Retire(std::vector<size_t> rows) {
 }
 
 void Engine::FailAll(const Failure& failure, std::vector<TokenEvent>& events) {
-  for (const auto& active : active_) events.push_back(ErrorEvent(active->request.id, failure));
+  for (const auto& active : active_) Emit(ErrorEvent(active->request.id, failure), events);
   active_.clear();
 }
 
 void Engine::AbortAll(std::vector<TokenEvent>& events) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& active : active_) events.push_back(FinalEvent(active->request.id, FinishReason::kAbort));
+  for (const auto& active : active_) Emit(FinalEvent(active->request.id, FinishReason::kAbort), events);
   active_.clear();
-  for (const auto& queued : queue_) events.push_back(FinalEvent(queued.id, FinishReason::kAbort));
+  if (prefilling_) Emit(FinalEvent(prefilling_->request.id, FinishReason::kAbort), events);
+  prefilling_.reset();
+  for (const auto& queued : queue_) Emit(FinalEvent(queued.id, FinishReason::kAbort), events);
   queue_.clear();
   cancelled_.clear();
 }

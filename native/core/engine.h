@@ -4,6 +4,7 @@
 // sink in a batch.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +42,16 @@ struct TokenEvent {
 // Called on the engine thread with every event of one step. Must not block for long or throw.
 using EventSink = std::function<void(std::vector<TokenEvent>&& events)>;
 
+// A snapshot of the engine's load, for model.stats().
+struct EngineStats {
+  int64_t active = 0;            // requests holding a cache slot (decoding or being prefilled)
+  int64_t queued = 0;            // requests waiting for a slot
+  int64_t tokens_generated = 0;  // since load
+  int64_t prompt_tokens = 0;     // prefilled since load
+  int64_t requests_finished = 0; // ended for any reason since load
+  int64_t cache_bytes = 0;       // the KV-cache pool, allocated once at load
+};
+
 class Engine {
  public:
   // Takes ownership of the model and allocates its cache (kv-cache interface): seconds of work for a
@@ -59,6 +70,8 @@ class Engine {
   // (ERR_INVALID_ARGUMENT, ERR_DISPOSED); never blocks on model work.
   void Submit(GenerationRequest request);
 
+  EngineStats Stats();
+
   // Ends the request with FinishReason::kAbort at the next step boundary; unknown ids are ignored.
   void Cancel(uint64_t request_id);
 
@@ -75,14 +88,20 @@ class Engine {
     std::vector<int64_t> generated;  // sampled so far (penalties, and the `logits` interface's sequence)
     int64_t cached = 0;              // kv-cache: positions of this request already in its slot
   };
+  int64_t PrefillSlot() const { return spec_.max_batch - 1; }
 
   void Run();
   bool WaitForWork();  // false when the engine should exit
-  // Moves queued requests into `admitted` while the batch has room, and ends cancelled ones.
-  void TakeRequests(std::vector<std::unique_ptr<Active>>& admitted, std::vector<TokenEvent>& events);
+  // Ends cancelled requests, queued or running, with an abort event.
+  void EndCancelled(std::vector<TokenEvent>& events);
+  // The next queued request, when the batch has room for it; null otherwise.
+  std::unique_ptr<Active> Admit();
   void StepLogits(std::vector<TokenEvent>& events);
-  void PrefillWithCache(std::unique_ptr<Active> active, std::vector<TokenEvent>& events);
+  // Feeds up to prefill_chunk prompt tokens (of one or more requests) into the cache; a request whose
+  // prompt is complete samples its first token and joins the decoding rows.
+  void PrefillWithCache(std::vector<TokenEvent>& events);
   void DecodeWithCache(std::vector<TokenEvent>& events);
+  void Emit(TokenEvent event, std::vector<TokenEvent>& events);
   // Samples one token per row from logits [B, V] for active requests `rows`.
   std::vector<SampledToken> Sample(const at::Tensor& logits, const std::vector<Active*>& rows);
   // Records a sampled token, emits it, and says whether the request is finished.
@@ -103,9 +122,17 @@ class Engine {
   std::unordered_set<uint64_t> cancelled_;  // guarded by mutex_
   bool stopping_ = false;                   // guarded by mutex_
 
-  // Engine thread only. With the kv-cache interface, active_[i] lives in cache slot i.
+  // Engine thread only. With the kv-cache interface, active_[i] lives in cache slot i, and the request
+  // being prefilled lives in the last slot (max_batch - 1), which no decoding row uses meanwhile: it is
+  // admitted only while active_.size() < max_batch.
   std::vector<std::unique_ptr<Active>> active_;
+  std::unique_ptr<Active> prefilling_;
   std::thread thread_;
+
+  std::atomic<int64_t> active_count_{0};
+  std::atomic<int64_t> tokens_generated_{0};
+  std::atomic<int64_t> prompt_tokens_{0};
+  std::atomic<int64_t> requests_finished_{0};
 };
 
 }  // namespace torchgen

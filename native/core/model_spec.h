@@ -24,6 +24,8 @@ struct ModelSpec {
   // The KV-cache pool: how many requests decode together, and the tokens each can hold (<= the
   // manifest's max_context, which max_context above already is).
   int64_t max_batch = 1;
+  int64_t max_queue = 1024;      // requests waiting for a slot; more are refused (ERR_QUEUE_FULL)
+  int64_t prefill_chunk = 256;   // prompt tokens per engine step, so running requests keep decoding
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
 };
