@@ -106,9 +106,7 @@ export function fromNativeError(error: unknown, caller?: Error): TorchGenError {
       typed = new DeviceError(message, { cause: error });
       break;
     case 'ERR_OUT_OF_MEMORY':
-      typed = new OutOfMemoryError(`${message}; lower maxContext, use a smaller dtype, or free device memory`, {
-        cause: error,
-      });
+      typed = new OutOfMemoryError(message, { cause: error });
       break;
     case 'ERR_DISPOSED':
       typed = new DisposedError();

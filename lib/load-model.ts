@@ -6,6 +6,7 @@ import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
+import { fitCpuDefaults } from './memory.js';
 import { Model, dispatchEvents } from './model.js';
 import { loadAddon, type NativeEvent } from './native.js';
 import { resolveLoadOptions, type LoadModelOptions } from './options.js';
@@ -28,11 +29,13 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const path = resolve(dir);
   await checkDirectory(path);
   const manifest = await readManifest(path);
-  const { device, dtype, maxBatch, maxContext, maxQueue, prefillChunk } = resolveLoadOptions(
-    options,
-    () => addon.runtimeInfo().cudaAvailable,
-    manifest.maxContext,
-  );
+  const resolved = resolveLoadOptions(options, () => addon.runtimeInfo().cudaAvailable, manifest.maxContext);
+  const { device, dtype, maxQueue, prefillChunk } = resolved;
+  const explicit = {
+    maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
+    maxContext: (options as LoadModelOptions | undefined)?.maxContext !== undefined,
+  };
+  const { maxBatch, maxContext } = device === 'cpu' ? fitCpuDefaults(manifest, dtype, resolved, explicit) : resolved;
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
