@@ -122,20 +122,34 @@ void AddonModel::OnRequestsFinished(Napi::Env env, const EventBatch& batch) {
 void AddonModel::DeliverEvents(Napi::Env env, Napi::Function callback, EventChannel* channel, EventBatch* batch) {
   std::unique_ptr<EventBatch> owned(batch);
   if (env == nullptr || channel == nullptr) return;  // the environment is being torn down
-  Napi::Array events = EventsToJs(env, *owned);
+  Napi::Array events;
+  try {
+    events = EventsToJs(env, *owned);
+  } catch (const Napi::Error&) {
+    return;  // JavaScript can no longer run here (a worker being terminated): nobody awaits these events
+  }
   // Bookkeeping before the callback, so a throwing callback cannot leave a request open forever.
   if (channel->owner != nullptr) channel->owner->OnRequestsFinished(env, *owned);
   try {
     callback.Call({events});
   } catch (const Napi::Error& error) {
-    // lib/model.ts catches its own errors; anything else is a bug that must surface, not vanish.
-    error.ThrowAsJavaScriptException();
+    // lib/model.ts catches its own errors; anything else is a bug that must surface, not vanish. While
+    // the environment shuts down even rethrowing fails, and then there is no one left to tell.
+    try {
+      error.ThrowAsJavaScriptException();
+    } catch (...) {
+    }
   }
 }
 
 void AddonModel::OnChannelClosed(Napi::Env env, void*, EventChannel* channel) {
   std::unique_ptr<EventChannel> owned(channel);
-  if (owned->owner != nullptr) owned->owner->OnDisposed(env);
+  if (owned->owner == nullptr) return;
+  try {
+    owned->owner->OnDisposed(env);
+  } catch (const Napi::Error&) {
+    // Closed by the environment's teardown: the dispose() promise has no one left to resolve it for.
+  }
 }
 
 void AddonModel::OnDisposed(Napi::Env env) {
