@@ -89,6 +89,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     dtype,
     bosTokenId: manifest.bosTokenId,
     eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
+    parameters: native.stats().parameters,
     hasChatTemplate: chatTemplate !== undefined,
     path,
   };

@@ -86,6 +86,8 @@ export interface ModelInfo {
   bosTokenId: number | null;
   /** End-of-sequence ids: the manifest's and generation_config.json's. */
   eosTokenIds: number[];
+  /** Parameter count (a tied embedding counts once). */
+  parameters: number;
   /** Whether the model has a chat template (chat() needs one). */
   hasChatTemplate: boolean;
   /** The model directory it was loaded from. */
@@ -109,6 +111,10 @@ export interface ModelStats {
   requestsFinished: number;
   /** Bytes of the KV-cache pool (allocated once at load) on the model's device. */
   cacheBytes: number;
+  /** Bytes of the weights (parameters and buffers) on the model's device. */
+  weightBytes: number;
+  /** The model's device memory torch-gen holds: weights plus cache (activations come and go per step). */
+  memoryBytes: number;
 }
 
 /** Prompt text, or token ids to feed as they are. */
@@ -160,7 +166,7 @@ export class Model {
     const caller = new Error();
     if (this.disposed) throw new DisposedError();
     const resolved = resolveGenerateOptions(options, this.info.vocabSize, this.#samplingDefaults);
-    const promptIds = this.#promptIds(prompt);
+    const promptIds = this.#fitContext(this.#promptIds(prompt), resolved.maxTokens, resolved.truncate);
     const { signal } = resolved;
     if (signal?.aborted) {
       yield { text: '', tokenIds: [], finishReason: 'abort', usage: usage(promptIds.length, 0) };
@@ -272,6 +278,8 @@ export class Model {
       promptTokens: native.promptTokens,
       requestsFinished: native.requestsFinished,
       cacheBytes: native.cacheBytes,
+      weightBytes: native.weightBytes,
+      memoryBytes: native.weightBytes + native.cacheBytes,
     };
   }
 
@@ -356,10 +364,21 @@ export class Model {
       }
       ids = [this.info.bosTokenId];
     }
-    if (ids.length >= this.info.maxContext) {
+    return ids;
+  }
+
+  // Generation ends at the context's end ('length'); only a prompt that leaves no room at all is an error,
+  // unless the caller asked for truncation.
+  #fitContext(ids: number[], maxTokens: number, truncate: boolean): number[] {
+    const context = this.info.maxContext;
+    if (truncate && ids.length + maxTokens > context) {
+      const keep = Math.max(Math.floor(context / 2), context - maxTokens);
+      return ids.length > keep ? ids.slice(ids.length - keep) : ids;
+    }
+    if (ids.length >= context) {
       throw new ContextLengthError(
-        `the prompt has ${ids.length} tokens but the model's context holds ${this.info.maxContext}, ` +
-          'including at least one generated token; shorten the prompt',
+        `the prompt has ${ids.length} tokens but the model's context holds ${context}, ` +
+          'including at least one generated token; shorten the prompt, or pass truncate: true',
       );
     }
     return ids;

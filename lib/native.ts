@@ -74,6 +74,8 @@ export interface NativeStats {
   promptTokens: number;
   requestsFinished: number;
   cacheBytes: number;
+  weightBytes: number;
+  parameters: number;
 }
 
 export interface NativeRuntimeInfo {

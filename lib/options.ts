@@ -91,6 +91,12 @@ export interface GenerateOptions {
    * [0, 20]; 0 turns it off. Default 0.
    */
   logprobs?: number;
+  /**
+   * What to do with a prompt that does not fit: `false` (default) throws ContextLengthError; `true` drops
+   * tokens from its start so that the prompt and maxTokens fit in the context, keeping at least half of
+   * the context for the prompt. `usage.promptTokens` counts the tokens kept.
+   */
+  truncate?: boolean;
   /** Cancels the generation: it ends within one step with finish reason `'abort'`. */
   signal?: AbortSignal;
 }
@@ -113,6 +119,7 @@ export interface ResolvedGenerateOptions {
   sampling: ResolvedSampling;
   stop: string[];
   stopTokenIds: number[];
+  truncate: boolean;
   signal: AbortSignal | undefined;
 }
 
@@ -221,6 +228,7 @@ const GENERATE_KEYS = [
   'stop',
   'stopTokenIds',
   'logprobs',
+  'truncate',
   'signal',
 ] as const;
 
@@ -266,6 +274,8 @@ export function resolveGenerateOptions(
   if (!Array.isArray(stopTokenIds) || !stopTokenIds.every((id) => isIntegerIn(id, 0, vocabSize - 1))) {
     throw optionError('stopTokenIds', `an array of token ids in [0, ${vocabSize})`, stopTokenIds);
   }
+  const truncate = raw.truncate ?? false;
+  if (typeof truncate !== 'boolean') throw optionError('truncate', 'a boolean', truncate);
   const signal = raw.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw optionError('signal', 'an AbortSignal', signal);
@@ -275,6 +285,7 @@ export function resolveGenerateOptions(
     sampling: { temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logprobs },
     stop: [...(stop as string[])],
     stopTokenIds: [...(stopTokenIds as number[])],
+    truncate,
     signal: signal as AbortSignal | undefined,
   };
 }

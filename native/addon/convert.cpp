@@ -143,6 +143,8 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("promptTokens", static_cast<double>(stats.prompt_tokens));
   object.Set("requestsFinished", static_cast<double>(stats.requests_finished));
   object.Set("cacheBytes", static_cast<double>(stats.cache_bytes));
+  object.Set("weightBytes", static_cast<double>(stats.weight_bytes));
+  object.Set("parameters", static_cast<double>(stats.parameters));
   return object;
 }
 

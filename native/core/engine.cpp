@@ -148,6 +148,8 @@ EngineStats Engine::Stats() {
   stats.prompt_tokens = prompt_tokens_;
   stats.requests_finished = requests_finished_;
   stats.cache_bytes = cache_ ? cache_->bytes() : 0;
+  stats.weight_bytes = model_->weight_bytes();
+  stats.parameters = model_->parameter_count();
   return stats;
 }
 

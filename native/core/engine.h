@@ -50,6 +50,8 @@ struct EngineStats {
   int64_t prompt_tokens = 0;     // prefilled since load
   int64_t requests_finished = 0; // ended for any reason since load
   int64_t cache_bytes = 0;       // the KV-cache pool, allocated once at load
+  int64_t weight_bytes = 0;      // the module's parameters and buffers
+  int64_t parameters = 0;        // parameter elements
 };
 
 class Engine {

@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <sstream>
+#include <unordered_set>
 
 #include <torch/cuda.h>
 
@@ -93,7 +94,18 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
 }
 
 Model::Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype)
-    : spec_(std::move(spec)), module_(std::move(module)), device_(device), dtype_(dtype) {}
+    : spec_(std::move(spec)), module_(std::move(module)), device_(device), dtype_(dtype) {
+  // Shared tensors (tied embeddings) appear once per owner; count each storage once.
+  std::unordered_set<const void*> seen;
+  for (const at::Tensor& parameter : module_.parameters()) {
+    if (!seen.insert(parameter.storage().data()).second) continue;
+    parameter_count_ += parameter.numel();
+    weight_bytes_ += static_cast<int64_t>(parameter.nbytes());
+  }
+  for (const at::Tensor& buffer : module_.buffers()) {
+    if (seen.insert(buffer.storage().data()).second) weight_bytes_ += static_cast<int64_t>(buffer.nbytes());
+  }
+}
 
 void Model::Probe() {
   // A module that is not the causal LM the manifest describes fails here, with a message, rather than

@@ -35,6 +35,10 @@ class Model {
   const ModelSpec& spec() const { return spec_; }
   const c10::Device& device() const { return device_; }
   c10::ScalarType dtype() const { return dtype_; }
+  // Elements of the module's parameters (a tied embedding counts once), and the bytes of its parameters
+  // and buffers on the device.
+  int64_t parameter_count() const { return parameter_count_; }
+  int64_t weight_bytes() const { return weight_bytes_; }
 
  private:
   Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype);
@@ -49,6 +53,8 @@ class Model {
   torch::jit::Module module_;
   c10::Device device_;
   c10::ScalarType dtype_;
+  int64_t parameter_count_ = 0;
+  int64_t weight_bytes_ = 0;
 };
 
 // Parses "cpu", "cuda", "cuda:N" and checks that the device exists. Throws TorchGenError(ERR_DEVICE).

@@ -60,8 +60,21 @@ describe('generate on CPU (logits interface, traced GPT-2)', () => {
     await expect(collect(model.generate('x', { maxTokens: 0 }))).rejects.toThrow(OptionError);
     const long = Array.from({ length: 128 }, () => 5);
     await expect(collect(model.generate(long))).rejects.toThrow(
-      new ContextLengthError("the prompt has 128 tokens but the model's context holds 128, including at least one generated token; shorten the prompt"),
+      new ContextLengthError("the prompt has 128 tokens but the model's context holds 128, including at least one generated token; shorten the prompt, or pass truncate: true"),
     );
+  });
+
+  test('truncate: true keeps the end of a prompt that does not fit, with room for maxTokens', async () => {
+    const long = Array.from({ length: 200 }, (_, i) => (i % 50) + 1);
+    const { tokenIds, last } = await collect(model.generate(long, { maxTokens: 16, truncate: true }));
+    expect(last.usage?.promptTokens).toBe(112);
+    expect(tokenIds.length).toBe(16);
+    const expectedTokens = await collect(model.generate(long.slice(-112), { maxTokens: 16 }));
+    expect(tokenIds).toEqual(expectedTokens.tokenIds);
+    // A huge maxTokens still leaves half the context to the prompt.
+    const half = await collect(model.generate(long, { maxTokens: 1000, truncate: true }));
+    expect(half.last.usage?.promptTokens).toBe(64);
+    await expect(collect(model.generate('x', { truncate: 'yes' as never }))).rejects.toThrow('truncate: expected a boolean, received "yes"');
   });
 
   test('an empty prompt starts from the BOS token', async () => {

@@ -18,6 +18,9 @@ describe('SmolLM2-135M-Instruct', () => {
   test('is the real model, with its chat template and end-of-sequence id', () => {
     expect(model.info).toMatchObject({ architecture: 'llama', interface: 'kv-cache', vocabSize: 49152, numLayers: 30, hasChatTemplate: true });
     expect(model.info.eosTokenIds).toEqual(expected.eos_token_ids);
+    // 134.5M parameters, the embedding tied to the output layer and counted once.
+    expect(model.info.parameters).toBe(134_515_008);
+    expect(model.stats().weightBytes).toBeGreaterThanOrEqual(134_515_008 * 4);
   });
 
   test.each(plain.map((p) => [p.text, p] as const))('greedy tokens equal transformers generate(): %s', async (_text, prompt) => {
