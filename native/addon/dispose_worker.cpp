@@ -2,6 +2,10 @@
 
 #include "addon_model.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace torchgen {
 
 DisposeWorker::DisposeWorker(Napi::Env env, AddonModel* model)
@@ -12,6 +16,11 @@ void DisposeWorker::Execute() {
   // module and its device memory.
   model_->engine_->Stop();
   model_->engine_.reset();
+#if defined(__GLIBC__)
+  // glibc keeps freed weights in its per-thread arenas; without this, loading models again and again on
+  // different pool threads grows the process by a model's size each time until every arena holds one.
+  malloc_trim(0);
+#endif
 }
 
 void DisposeWorker::OnOK() {
