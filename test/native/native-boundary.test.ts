@@ -7,6 +7,7 @@ import { fixture } from '../helpers.js';
 // are TypeErrors, and ids or lengths that could corrupt memory are refused with a code, never a crash.
 describe('native boundary checks', () => {
   let native: NativeModel;
+  let finished = 0;
   const sampling: NativeSampling = {
     temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, seed: 0, logprobs: 0,
   };
@@ -19,7 +20,9 @@ describe('native boundary checks', () => {
         modelPath: join(fixture('llama-kv'), 'model.pt'), interface: 'kv-cache', vocabSize: 384, maxContext: 64,
         numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32',
       },
-      () => {},
+      (events) => {
+        finished += events.filter((event) => event.finishReason !== '').length;
+      },
     );
   });
   afterAll(() => native.dispose());
@@ -50,5 +53,28 @@ describe('native boundary checks', () => {
       expect((error as { code?: string }).code).toBe('ERR_INVALID_ARGUMENT');
     }
     expect(() => native.generate(request({ tokens: new Int32Array(0) }) as never)).toThrow('generate: the prompt has no tokens');
+  });
+
+  test('300 random requests straight into the addon: each is refused with an error or runs to its end', async () => {
+    let state = 11;
+    const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const number = () => [Number.NaN, Infinity, -1, 0, 0.5, 1, 2, 1e9, next() * 3][Math.floor(next() * 9)];
+    let accepted = 0;
+    const before = finished;
+    for (let i = 0; i < 300; i++) {
+      const fuzzed: Record<string, unknown> = { ...sampling, seed: Math.floor(next() * 1000) };
+      for (const key of Object.keys(sampling)) if (next() < 0.15) fuzzed[key] = number();
+      const tokens = Int32Array.from({ length: Math.floor(next() * 70) }, () => Math.floor(next() * 400) - 5);
+      try {
+        native.generate({ tokens, maxTokens: 1 + Math.floor(next() * 5), stopTokenIds: [], sampling: fuzzed as unknown as NativeSampling });
+        accepted++;
+      } catch (error) {
+        expect(error instanceof TypeError || typeof (error as { code?: unknown }).code === 'string').toBe(true);
+      }
+    }
+    expect(accepted).toBeGreaterThan(5);
+    // Every accepted request ends (its final event arrives), and the engine is still serving.
+    while (finished - before < accepted) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(finished - before).toBe(accepted);
   });
 });
