@@ -5,7 +5,7 @@
 //
 // Every --reload-every requests the model is disposed while requests are in flight (they must end with
 // 'abort' or DisposedError) and loaded again. RSS is read (after a GC) once 200 requests are done and at
-// the end; the run fails if it grew more than 10%, if any slot is still in use when the model is idle,
+// the end (model loaded both times); the run fails if it grew more than 10%, if any slot is still in use when the model is idle,
 // or if any request failed in a way it should not. Writes bench/results/soak.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -99,8 +99,10 @@ await Promise.all(inFlight);
 await new Promise((resolve) => setTimeout(resolve, 50));
 const stats = model.stats();
 if (stats.slotsInUse !== 0 || stats.queuedRequests !== 0) failures.push(`leaked: ${JSON.stringify(stats)}`);
-await model.dispose();
+// Compared with the model loaded, as it was after 200 requests; then once more after disposing it.
 const rssEnd = rss();
+await model.dispose();
+const rssDisposed = rss();
 const growth = rssEnd / rssAfter200 - 1;
 if (growth > 0.1) failures.push(`RSS grew ${(growth * 100).toFixed(1)}% (${rssAfter200} -> ${rssEnd} bytes)`);
 
@@ -114,6 +116,7 @@ const summary = {
   counts,
   rssAfter200MiB: Number((rssAfter200 / 2 ** 20).toFixed(1)),
   rssEndMiB: Number((rssEnd / 2 ** 20).toFixed(1)),
+  rssAfterDisposeMiB: Number((rssDisposed / 2 ** 20).toFixed(1)),
   rssGrowthPercent: Number((growth * 100).toFixed(2)),
   failures,
 };
