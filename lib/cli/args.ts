@@ -5,7 +5,7 @@ import { OptionError } from '../errors.js';
 export const DEFAULT_MODEL_DIR = 'models/smollm2-135m-instruct';
 
 export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
 }
 
@@ -29,4 +29,20 @@ export function integerFlag(name: string, value: string | undefined): number | u
   const number = Number(value);
   if (!Number.isInteger(number)) throw new OptionError(`--${name}: expected an integer, received ${JSON.stringify(value)}`);
   return number;
+}
+
+export function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number)) {
+    throw new OptionError(`--${name}: expected a number, received ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+/** A repeatable string flag's values (`multiple: true`), in order; [] when absent. */
+export function stringsFlag(values: ParsedArgs['values'], name: string): string[] {
+  const value = values[name];
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
 }

@@ -1,13 +1,19 @@
 /** `torch-gen <command>`: dispatches to one file per command. Errors are one line and a non-zero exit. */
 import { TorchGenError } from '../errors.js';
+import { runBench } from './bench.js';
+import { runChat } from './chat.js';
 import { runExport } from './export.js';
 import { runGenerate } from './generate.js';
 import { runInfo } from './info.js';
+import { runServe } from './serve.js';
 
 export const USAGE = `Usage: torch-gen <command> [options]
 
 Commands:
   generate [PROMPT]   stream a continuation of PROMPT (or of standard input) to standard output
+  chat                chat with a model interactively (it keeps the conversation)
+  serve               serve models over an OpenAI-compatible HTTP API
+  bench               measure a model's tokens/s and time to first token on this machine
   info [--model DIR]  show libtorch, CUDA and devices, and a model's manifest
   export SRC -o DIR   export a Hugging Face model directory or a GGUF file to a torch-gen model
 
@@ -19,6 +25,12 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'generate':
         return await runGenerate(rest);
+      case 'chat':
+        return await runChat(rest);
+      case 'serve':
+        return await runServe(rest);
+      case 'bench':
+        return await runBench(rest);
       case 'info':
         return await runInfo(rest);
       case 'export':

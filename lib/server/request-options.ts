@@ -1,0 +1,161 @@
+/**
+ * OpenAI request fields to generate() options. Range checks are the library's own (options.ts); their
+ * messages name the field as the client sent it (`top_p`, not `topP`).
+ */
+import { OptionError } from '../errors.js';
+import { checkGenerateOptions, type OptionNames } from '../option-names.js';
+import type { GenerateOptions } from '../options.js';
+import { badRequest } from './openai-errors.js';
+
+export type Body = Record<string, unknown>;
+
+export interface SamplingRequest {
+  /** Everything but the signal, ready for model.generate(). */
+  options: GenerateOptions;
+  stream: boolean;
+  /** stream_options.include_usage: a last chunk with the usage and no choices. */
+  includeUsage: boolean;
+  /** How many alternatives to report per token when logprobs were asked for (0: the chosen token only). */
+  topLogprobs: number | undefined;
+}
+
+export interface SamplingLimits {
+  /** The default when the request gives no max_tokens. */
+  defaultMaxTokens: number;
+  /** The largest max_tokens accepted. */
+  maxTokensLimit: number;
+  vocabSize: number;
+}
+
+/** A JSON object body, or a 400. */
+export function requestBody(body: unknown): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest(null, 'the request body must be a JSON object (send Content-Type: application/json)');
+  }
+  return body as Body;
+}
+
+/** The field, with JSON null read as absent (OpenAI's clients send null for "default"). */
+export function field(body: Body, name: string): unknown {
+  const value = body[name];
+  return value === null ? undefined : value;
+}
+
+function refuseUnsupported(body: Body, kind: 'completion' | 'chat'): void {
+  const n = field(body, 'n');
+  if (n !== undefined && n !== 1) {
+    throw badRequest('n', `n: only 1 choice per request is supported, received ${JSON.stringify(n)}; send several requests instead`, 'unsupported_value');
+  }
+  const logitBias = field(body, 'logit_bias');
+  if (logitBias !== undefined && (typeof logitBias !== 'object' || Object.keys(logitBias as object).length > 0)) {
+    throw badRequest('logit_bias', 'logit_bias: not supported by this server', 'unsupported_parameter');
+  }
+  if (kind === 'completion') {
+    const bestOf = field(body, 'best_of');
+    if (bestOf !== undefined && bestOf !== 1) {
+      throw badRequest('best_of', `best_of: only 1 is supported, received ${JSON.stringify(bestOf)}`, 'unsupported_value');
+    }
+    if (field(body, 'echo') === true) throw badRequest('echo', 'echo: not supported by this server', 'unsupported_parameter');
+    if (field(body, 'suffix') !== undefined) throw badRequest('suffix', 'suffix: not supported by this server', 'unsupported_parameter');
+    return;
+  }
+  for (const name of ['tools', 'functions']) {
+    const value = field(body, name);
+    if (value !== undefined && (!Array.isArray(value) || value.length > 0)) {
+      throw badRequest(name, `${name}: tool calls are not supported by this server`, 'unsupported_parameter');
+    }
+  }
+  const format = field(body, 'response_format') as { type?: unknown } | undefined;
+  if (format !== undefined && format?.type !== 'text') {
+    throw badRequest('response_format', "response_format: only { type: 'text' } is supported", 'unsupported_value');
+  }
+}
+
+function booleanField(body: Body, name: string): boolean {
+  const value = field(body, name) ?? false;
+  if (typeof value !== 'boolean') throw badRequest(name, `${name}: expected a boolean, received ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The fields both endpoints share, and logprobs in each one's form. */
+export function samplingRequest(body: Body, kind: 'completion' | 'chat', limits: SamplingLimits): SamplingRequest {
+  refuseUnsupported(body, kind);
+  const stream = booleanField(body, 'stream');
+  const streamOptions = field(body, 'stream_options');
+  if (streamOptions !== undefined && (typeof streamOptions !== 'object' || Array.isArray(streamOptions))) {
+    throw badRequest('stream_options', `stream_options: expected an object, received ${JSON.stringify(streamOptions)}`);
+  }
+  if (streamOptions !== undefined && !stream) {
+    throw badRequest('stream_options', 'stream_options: only allowed when stream is true');
+  }
+  const includeUsage = streamOptions !== undefined && booleanField(streamOptions as Body, 'include_usage');
+
+  const maxTokensField = kind === 'chat' && field(body, 'max_completion_tokens') !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  const maxTokens = field(body, maxTokensField) ?? limits.defaultMaxTokens;
+  const names: OptionNames = {
+    maxTokens: maxTokensField,
+    topP: 'top_p',
+    topK: 'top_k',
+    minP: 'min_p',
+    repetitionPenalty: 'repetition_penalty',
+    presencePenalty: 'presence_penalty',
+    frequencyPenalty: 'frequency_penalty',
+    logprobs: kind === 'chat' ? 'top_logprobs' : 'logprobs',
+  };
+  const options: GenerateOptions = { maxTokens: maxTokens as number };
+  const fields: [keyof GenerateOptions, string][] = [
+    ['temperature', 'temperature'],
+    ['topP', 'top_p'],
+    ['topK', 'top_k'],
+    ['minP', 'min_p'],
+    ['repetitionPenalty', 'repetition_penalty'],
+    ['presencePenalty', 'presence_penalty'],
+    ['frequencyPenalty', 'frequency_penalty'],
+    ['seed', 'seed'],
+    ['stop', 'stop'],
+  ];
+  for (const [ours, theirs] of fields) {
+    const value = field(body, theirs);
+    if (value !== undefined) (options as Record<string, unknown>)[ours] = value;
+  }
+  const topLogprobs = logprobsField(body, kind);
+  // Our logprobs option reports the chosen token's log-probability only together with at least one
+  // alternative; extra alternatives are cut from the response.
+  if (topLogprobs !== undefined) options.logprobs = Math.max(1, topLogprobs);
+  try {
+    checkGenerateOptions(options, names, limits.vocabSize);
+  } catch (error) {
+    // The message starts with the field's name, as the client sent it.
+    if (error instanceof OptionError) throw badRequest(/^(\w+): /.exec(error.message)?.[1] ?? null, error.message);
+    throw error;
+  }
+  if ((options.maxTokens as number) > limits.maxTokensLimit) {
+    throw badRequest(
+      maxTokensField,
+      `${maxTokensField}: expected at most ${limits.maxTokensLimit} (this server's limit), received ${options.maxTokens}`,
+    );
+  }
+  return { options, stream, includeUsage, topLogprobs };
+}
+
+function logprobsField(body: Body, kind: 'completion' | 'chat'): number | undefined {
+  const logprobs = field(body, 'logprobs');
+  if (kind === 'completion') {
+    if (logprobs === undefined) return undefined;
+    if (typeof logprobs !== 'number' || !Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20) {
+      throw badRequest('logprobs', `logprobs: expected an integer in [0, 20], received ${JSON.stringify(logprobs)}`);
+    }
+    return logprobs;
+  }
+  if (logprobs !== undefined && typeof logprobs !== 'boolean') {
+    throw badRequest('logprobs', `logprobs: expected a boolean, received ${JSON.stringify(logprobs)}`);
+  }
+  const top = field(body, 'top_logprobs');
+  if (top !== undefined && (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20)) {
+    throw badRequest('top_logprobs', `top_logprobs: expected an integer in [0, 20], received ${JSON.stringify(top)}`);
+  }
+  if (top !== undefined && logprobs !== true) {
+    throw badRequest('top_logprobs', 'top_logprobs: requires logprobs: true');
+  }
+  return logprobs === true ? ((top as number | undefined) ?? 0) : undefined;
+}
