@@ -63,7 +63,7 @@ export async function runChat(argv: string[]): Promise<number> {
     if (replying) {
       replying.abort();
     } else if (interactive) {
-      process.stdout.write(`\n(${COMMANDS})\n`);
+      process.stdout.write(`\n${COMMANDS}\n`);
       rl.prompt();
     } else {
       rl.close();

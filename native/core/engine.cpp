@@ -84,10 +84,16 @@ void Engine::Submit(GenerationRequest request) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) throw TorchGenError(codes::kDisposed, "the model has been disposed");
-    if (static_cast<int64_t>(queue_.size()) >= spec_.max_queue) {
-      throw TorchGenError(codes::kQueueFull, "the queue is full: " + std::to_string(queue_.size()) +
+    // Every request passes through the queue until the engine thread admits it; those that will find a
+    // free slot at once are not waiting, so they do not count against max_queue.
+    const int64_t capacity = spec_.interface == ModelInterface::kLogits ? 1 : spec_.max_batch;
+    const int64_t pending = static_cast<int64_t>(queue_.size());
+    const int64_t free_slots = capacity - active_count_ - pending;
+    const int64_t waiting = std::max<int64_t>(0, pending - std::max<int64_t>(0, capacity - active_count_));
+    if (free_slots <= 0 && waiting >= spec_.max_queue) {
+      throw TorchGenError(codes::kQueueFull, "the queue is full: " + std::to_string(waiting) +
                                                  " requests are waiting for the model's " +
-                                                 std::to_string(spec_.max_batch) +
+                                                 std::to_string(capacity) +
                                                  " slots; retry later, or raise maxQueue or maxBatch");
     }
     queue_.push_back(std::move(request));

@@ -96,6 +96,22 @@ describe('queue and slots', () => {
     expect(model.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0, slotsInUse: 0 });
   });
 
+  test('maxQueue 0 still takes requests while slots are free, and refuses the rest at once', async () => {
+    const noQueue = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 2, maxQueue: 0 });
+    try {
+      const first = noQueue.generate(expected.prompts[1]!.prompt_ids, { maxTokens: 100000 });
+      const second = noQueue.generate(expected.prompts[2]!.prompt_ids, { maxTokens: 100000 });
+      await Promise.all([firstChunk(first), firstChunk(second)]);
+      await expect(noQueue.complete('c', { maxTokens: 3 })).rejects.toThrow(QueueFullError);
+      await first.return(undefined);
+      await second.return(undefined);
+      await settle();
+      expect((await noQueue.complete('c', { maxTokens: 3 })).tokenIds).toHaveLength(3);
+    } finally {
+      await noQueue.dispose();
+    }
+  });
+
   test('an aborted request frees its slot: stats show it and the next request runs', async () => {
     const controller = new AbortController();
     const stream = model.generate(expected.prompts[2]!.prompt_ids, { maxTokens: 100000, signal: controller.signal });
