@@ -38,7 +38,8 @@ std::vector<SampledToken> SampleBatch(const at::Tensor& logits, const std::vecto
 // temperature applied), exposed for tests that compare them with Hugging Face's logits processors.
 at::Tensor ProcessLogits(const at::Tensor& logits, const std::vector<SamplerRow>& rows);
 
-// The exported test hook's core: applies only the penalties, in place.
+// Applies the repetition, presence and frequency penalties of each row, in place (the first stage of
+// ProcessLogits).
 void ApplyPenalties(at::Tensor& logits, const std::vector<SamplerRow>& rows);
 
 }  // namespace torchgen
