@@ -4,7 +4,7 @@ import { OptionError, TorchGenError } from '../errors.js';
 import { parse, stringFlag } from './args.js';
 import { ChatSession } from './chat-session.js';
 import { GENERATION_FLAGS, GENERATION_HELP, generationOptions } from './generation-flags.js';
-import { LOAD_FLAGS, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
+import { SINGLE_USER_LOAD_FLAGS, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
 import { Progress } from './progress.js';
 
 const HELP = `Usage: torch-gen chat [options]
@@ -31,10 +31,7 @@ const COMMANDS = '/exit (or Ctrl-D) ends the chat, /reset starts over, Ctrl-C ca
 
 export async function runChat(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
-    model: LOAD_FLAGS.model,
-    device: LOAD_FLAGS.device,
-    dtype: LOAD_FLAGS.dtype,
-    'max-context': LOAD_FLAGS['max-context'],
+    ...SINGLE_USER_LOAD_FLAGS,
     ...GENERATION_FLAGS,
     system: { type: 'string', short: 's' },
     verbose: { type: 'boolean', short: 'v' },

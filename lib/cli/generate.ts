@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { TokenLogprob } from '../model.js';
 import { parse } from './args.js';
 import { GENERATION_FLAGS, GENERATION_HELP, generationOptions } from './generation-flags.js';
-import { LOAD_FLAGS, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
+import { SINGLE_USER_LOAD_FLAGS, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
 import { Progress } from './progress.js';
 
 const HELP = `Usage: torch-gen generate [options] [PROMPT]
@@ -29,10 +29,7 @@ function formatLogprob(entry: TokenLogprob): string {
 
 export async function runGenerate(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
-    model: LOAD_FLAGS.model,
-    device: LOAD_FLAGS.device,
-    dtype: LOAD_FLAGS.dtype,
-    'max-context': LOAD_FLAGS['max-context'],
+    ...SINGLE_USER_LOAD_FLAGS,
     ...GENERATION_FLAGS,
     quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },

@@ -16,6 +16,14 @@ export const LOAD_FLAGS = {
   'prefill-chunk': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
+/** The loading flags of the one-user commands (generate, chat): no batching or queue to size. */
+export const SINGLE_USER_LOAD_FLAGS = {
+  model: LOAD_FLAGS.model,
+  device: LOAD_FLAGS.device,
+  dtype: LOAD_FLAGS.dtype,
+  'max-context': LOAD_FLAGS['max-context'],
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
 export const MODEL_HELP = `  -m, --model DIR               model directory (default: $TORCH_GEN_MODEL or ${DEFAULT_MODEL_DIR})`;
 
 export const LOAD_HELP = `      --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
