@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { debug } from './debug.js';
+import { stopAtExit } from './exit-guard.js';
 import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
@@ -39,6 +40,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
+  checkTokenizerFitsModel(tokenizer, manifest.vocabSize, path);
   const generationConfig = await readGenerationConfig(path, manifest.vocabSize);
   const chatTemplate = await ChatTemplate.fromDirectory(path);
 
@@ -71,9 +73,13 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     );
   } catch (error) {
     const typed = fromNativeError(error, caller);
+    const header = `${typed.name}: ${typed.message}`;
     typed.message = `${path}: ${typed.message}`;
+    // The stack's first line was written with the message; keep the two the same.
+    if (typed.stack?.startsWith(header)) typed.stack = `${typed.name}: ${typed.message}${typed.stack.slice(header.length)}`;
     throw typed;
   }
+  stopAtExit(native);
   debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
   const info = {
     architecture: manifest.architecture,
@@ -108,6 +114,18 @@ async function checkDirectory(path: string): Promise<void> {
       { cause: error },
     );
   }
+}
+
+// A token id the tokenizer can produce but the model has no row for would fail on a user's request (or, for a
+// prompt given as text, be refused with a confusing message); refuse the pair at load instead. A tokenizer
+// smaller than the model is normal: vocabularies are padded to a multiple of 64 or 128.
+function checkTokenizerFitsModel(tokenizer: Tokenizer, vocabSize: number, dir: string): void {
+  if (tokenizer.maxTokenId < vocabSize) return;
+  throw new ModelLoadError(
+    `${join(dir, 'tokenizer.json')} has token ids up to ${tokenizer.maxTokenId} but torch-gen.json says the model ` +
+      `takes vocab_size ${vocabSize} (ids 0 to ${vocabSize - 1}): the tokenizer is not this model's; ` +
+      "copy in the tokenizer files the model was exported with, or re-export the model",
+  );
 }
 
 async function checkFile(path: string, what: string): Promise<void> {

@@ -27,6 +27,17 @@ export interface Manifest {
   source: string;
 }
 
+// The largest values the addon takes (native/addon/convert.cpp checks them again): token ids are int32, and
+// the cache geometry has bounds of its own. A manifest beyond them is refused here, naming the file and field.
+const LIMITS: Record<string, number> = {
+  vocab_size: 2 ** 31,
+  max_context: 2 ** 31,
+  num_layers: 4096,
+  num_heads: 4096,
+  num_kv_heads: 4096,
+  head_dim: 65536,
+};
+
 const REEXPORT = 're-export the model with `python -m torch_gen_export` or fix the file';
 
 /** Reads `dir/torch-gen.json`; throws ModelLoadError naming the file and the field. */
@@ -66,6 +77,8 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
       fail(`\`${name}\` must be an integer >= ${min}, found ${JSON.stringify(value)}`);
     }
+    const max = LIMITS[name];
+    if (max !== undefined && (value as number) > max) fail(`\`${name}\` is ${String(value)}, more than torch-gen supports (${max})`);
     return value as number;
   };
 

@@ -266,8 +266,9 @@ export class Model {
     return this.tokenizer.encode(this.#chatTemplate.render(messages), { addSpecialTokens: false });
   }
 
-  /** The model's current load: requests, slots, tokens generated, cache memory. */
+  /** The model's current load: requests, slots, tokens generated, cache memory. Throws DisposedError after dispose(). */
   stats(): ModelStats {
+    if (this.disposed) throw new DisposedError();
     const native = this.#native.stats();
     return {
       activeRequests: native.active,

@@ -63,6 +63,8 @@ export interface NativeModel {
   stats(): NativeStats;
   /** Ends a request at the next step with finish reason "abort". Unknown ids are ignored. */
   cancel(requestId: number): void;
+  /** Stops the engine thread now, synchronously, without delivering events: for process exit only. */
+  stopNow(): void;
   /** Aborts everything in flight, delivers the last events, stops the engine and frees its memory. */
   dispose(): Promise<void>;
 }

@@ -276,7 +276,7 @@ export function resolveGenerateOptions(
   }
   const truncate = raw.truncate ?? false;
   if (typeof truncate !== 'boolean') throw optionError('truncate', 'a boolean', truncate);
-  const signal = raw.signal;
+  const signal = raw.signal ?? undefined; // null means none, as for every other option
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw optionError('signal', 'an AbortSignal', signal);
   }

@@ -18,10 +18,16 @@ export class Tokenizer {
   readonly #hf: HfTokenizer;
   /** The number of tokens the tokenizer knows, added tokens included. */
   readonly vocabSize: number;
+  /** The largest token id the tokenizer can produce (ids need not be contiguous); -1 for an empty vocabulary. */
+  readonly maxTokenId: number;
 
   private constructor(hf: HfTokenizer) {
     this.#hf = hf;
-    this.vocabSize = hf.get_vocab(true).size;
+    const vocab = hf.get_vocab(true);
+    this.vocabSize = vocab.size;
+    let maxTokenId = -1;  // a loop: spreading a 150k-entry vocabulary into Math.max overflows the stack
+    for (const id of vocab.values()) maxTokenId = Math.max(maxTokenId, id);
+    this.maxTokenId = maxTokenId;
   }
 
   /** Reads `dir/tokenizer.json` and, when present, `dir/tokenizer_config.json`. */

@@ -15,6 +15,7 @@ Napi::Function AddonModel::DefineClass(Napi::Env env) {
                                                  InstanceMethod<&AddonModel::Generate>("generate"),
                                                  InstanceMethod<&AddonModel::Cancel>("cancel"),
                                                  InstanceMethod<&AddonModel::Stats>("stats"),
+                                                 InstanceMethod<&AddonModel::StopNow>("stopNow"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
                                              });
 }
@@ -92,6 +93,13 @@ Napi::Value AddonModel::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (disposing_ || !engine_) return StatsToJs(env, EngineStats{});
   return StatsToJs(env, engine_->Stats());
+}
+
+Napi::Value AddonModel::StopNow(const Napi::CallbackInfo& info) {
+  // process.exit() runs exit() without the environment's cleanup hooks; exit() then destroys libtorch's
+  // static state, which a running engine thread still reads. Join the thread before that.
+  StopEngineNow();
+  return info.Env().Undefined();
 }
 
 Napi::Value AddonModel::Dispose(const Napi::CallbackInfo& info) {

@@ -43,6 +43,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   // stats() -> { active, queued, tokensGenerated, promptTokens, requestsFinished, cacheBytes }
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  // stopNow(): stops the engine thread at once, synchronously (lib/exit-guard.ts calls it on process.exit()).
+  Napi::Value StopNow(const Napi::CallbackInfo& info);
   // dispose() -> Promise<void>, resolved after the last event was delivered and the memory freed.
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 

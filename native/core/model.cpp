@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <algorithm>
 #include <sstream>
 #include <unordered_set>
 
@@ -37,6 +38,101 @@ void CheckFloatingPoint(const at::Tensor& logits) {
     throw TorchGenError(codes::kModelLoad, "model.pt returned logits of dtype " +
                                                std::string(c10::toString(logits.scalar_type())) +
                                                "; a causal LM returns floating-point logits");
+  }
+}
+
+// The last non-empty line of a message. The TorchScript interpreter prints the script's whole traceback
+// first and the error itself ("RuntimeError: shape mismatch: ...") last; a user needs only that line.
+std::string LastLine(const std::string& message) {
+  const size_t end = message.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return message;
+  const size_t newline = message.rfind('\n', end);
+  const size_t start = newline == std::string::npos ? 0 : newline + 1;
+  return message.substr(start, end - start + 1);
+}
+
+std::string Reason(const std::exception& error) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error)) {
+    return LastLine(torch_error->what_without_backtrace());
+  }
+  return LastLine(error.what());
+}
+
+// Runs one load-time forward. torch-gen's own findings pass through; whatever the module raises becomes a
+// load error that says what was being checked: `before (reason)after`.
+template <typename Forward>
+at::Tensor ProbeForward(const std::string& before, const std::string& after, Forward&& forward) {
+  try {
+    return forward();
+  } catch (const TorchGenError&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw TorchGenError(codes::kModelLoad, before + " (" + Reason(error) + ")" + after);
+  }
+}
+
+// forward's inputs without self, as "tokens: Tensor, mask: Tensor".
+std::string Inputs(const c10::FunctionSchema& schema) {
+  std::string inputs;
+  for (size_t i = 1; i < schema.arguments().size(); ++i) {
+    const c10::Argument& argument = schema.arguments()[i];
+    inputs += (i > 1 ? ", " : "") + argument.name() + ": " + argument.type()->str();
+  }
+  return inputs;
+}
+
+// The manifest's interface fixes what forward is called with. A module that takes something else is named
+// here, before anything runs, rather than by the interpreter's argument error.
+void CheckSignature(const torch::jit::Module& module, ModelInterface interface) {
+  const auto forward = module.find_method("forward");
+  if (!forward) {
+    throw TorchGenError(codes::kModelLoad, "model.pt has no forward method; export the causal LM module itself");
+  }
+  const c10::FunctionSchema& schema = forward->function().getSchema();
+  const bool kv = interface == ModelInterface::kKvCache;
+  const size_t passed = kv ? 5 : 1;  // inputs the engine passes, after self
+  size_t required = 0;               // inputs up to the last one without a default
+  for (size_t i = 1; i < schema.arguments().size(); ++i) {
+    if (!schema.arguments()[i].default_value()) required = i;
+  }
+  if (schema.arguments().size() - 1 >= passed && required <= passed) return;
+  throw TorchGenError(codes::kModelLoad,
+                      "model.pt's forward takes (" + Inputs(schema) + ") but torch-gen.json says \"interface\": \"" +
+                          (kv ? "kv-cache\", which calls forward(tokens, positions, k_cache, v_cache, kv_len)"
+                              : "logits\", which calls forward(tokens)") +
+                          "; set the interface the module implements, or re-export the model");
+}
+
+// After the probe forward, the two positions it wrote hold something in every layer, kv head and head-dim
+// element the module has. What stays zero is cache the manifest declared and the module does not use (a real
+// model's keys and values are never all exactly zero there).
+void CheckCacheWritten(const KvCache& cache, const ModelSpec& spec) {
+  const at::Tensor written =
+      (cache.Keys(0, 1).ne(0) | cache.Values(0, 1).ne(0)).squeeze(1).cpu();  // [L, H_kv, 2, D] bool
+  const int64_t layers = written.flatten(1).any(1).sum().item<int64_t>();
+  const int64_t heads = written.transpose(0, 1).flatten(1).any(1).sum().item<int64_t>();
+  const int64_t dims = written.flatten(0, 2).any(0).sum().item<int64_t>();
+  const std::string fix = " in the load-time check; fix torch-gen.json or re-export the model";
+  if (layers == 0) {
+    throw TorchGenError(codes::kModelLoad,
+                        "model.pt wrote nothing into the KV cache in the load-time check: a `kv-cache` module writes "
+                        "each layer's keys and values in place; set \"interface\": \"logits\" in torch-gen.json "
+                        "for a module without a cache");
+  }
+  if (layers < spec.num_layers) {
+    throw TorchGenError(codes::kModelLoad, "torch-gen.json says num_layers " + std::to_string(spec.num_layers) +
+                                               " but model.pt wrote keys and values for " + std::to_string(layers) +
+                                               " layer(s)" + fix);
+  }
+  if (heads < spec.num_kv_heads) {
+    throw TorchGenError(codes::kModelLoad, "torch-gen.json says num_kv_heads " + std::to_string(spec.num_kv_heads) +
+                                               " but model.pt wrote keys and values for " + std::to_string(heads) +
+                                               " kv head(s)" + fix);
+  }
+  if (dims < spec.head_dim) {
+    throw TorchGenError(codes::kModelLoad, "torch-gen.json says head_dim " + std::to_string(spec.head_dim) +
+                                               " but model.pt wrote " + std::to_string(dims) +
+                                               " element(s) of each key and value" + fix);
   }
 }
 
@@ -111,18 +207,41 @@ void Model::Probe() {
   // A module that is not the causal LM the manifest describes fails here, with a message, rather than
   // on a user's first request.
   c10::InferenceMode inference_guard;
+  CheckSignature(module_, spec_.interface);
   const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(device_);
-  at::Tensor logits;
   if (spec_.interface == ModelInterface::kLogits) {
-    logits = ForwardLogits(torch::zeros({1, 1}, long_options));  // [1, 1, V]
-  } else {
-    // Two positions in a small cache of its own: checks the signature, the cache geometry and the output.
-    KvCacheShape shape{spec_.num_layers, 1, spec_.num_kv_heads, 2, spec_.head_dim};
-    KvCache probe_cache(shape, dtype_, device_);
-    logits = ForwardWithCache(torch::zeros({1, 2}, long_options), torch::arange(2, long_options).unsqueeze(0),
-                              probe_cache, 0, 2);  // [1, V]
+    at::Tensor logits = ProbeForward("model.pt: forward(tokens) failed in the load-time check",
+                                     "; the `logits` interface expects forward(tokens[B, T] int64) -> logits[B, T, V]",
+                                     [&] { return ForwardLogits(torch::zeros({1, 1}, long_options)); });  // [1, 1, V]
+    CheckFloatingPoint(logits);
+    return;
   }
-  CheckFloatingPoint(logits);
+  // Two positions in a small cache of its own: checks the cache geometry and the output. Two distinct tokens,
+  // not id 0 alone: a padding row of zeros would make every key zero, and the cache look unwritten.
+  const int64_t vocab = spec_.vocab_size;
+  const at::Tensor tokens = torch::tensor({std::min<int64_t>(1, vocab - 1), vocab / 2}, long_options).unsqueeze(0);
+  KvCache small(KvCacheShape{spec_.num_layers, 1, spec_.num_kv_heads, 2, spec_.head_dim}, dtype_, device_);
+  const std::string geometry = "num_layers " + std::to_string(spec_.num_layers) + ", num_kv_heads " +
+                               std::to_string(spec_.num_kv_heads) + ", head_dim " + std::to_string(spec_.head_dim);
+  ProbeForward("model.pt does not fit the KV cache torch-gen.json describes (" + geometry +
+                   "): its forward failed on a cache of that shape",
+               "; fix those fields in torch-gen.json or re-export the model", [&] {
+                 return ForwardWithCache(tokens, torch::arange(2, long_options).unsqueeze(0), small, 0, 2);  // [1, V]
+               });
+  CheckCacheWritten(small, spec_);
+  // The last position a request can reach: a module with a shorter position table (GPT-2's learned
+  // positions) than the context it is loaded with fails here instead of in the middle of a request.
+  if (spec_.max_context <= 2) return;
+  const int64_t last = spec_.max_context - 1;
+  KvCache one_slot(KvCacheShape{spec_.num_layers, 1, spec_.num_kv_heads, spec_.max_context, spec_.head_dim}, dtype_,
+                   device_);
+  ProbeForward("model.pt fails at position " + std::to_string(last) + ", the last of the " +
+                   std::to_string(spec_.max_context) + "-token context it was loaded with",
+               "; torch-gen.json's max_context, or the maxContext option, is more than the module supports: lower it",
+               [&] {
+                 return ForwardWithCache(tokens.narrow(1, 0, 1), torch::full({1, 1}, last, long_options), one_slot,
+                                         0, spec_.max_context);  // [1, V]
+               });
 }
 
 std::unique_ptr<KvCache> Model::AllocateCache() const {

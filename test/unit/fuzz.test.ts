@@ -2,44 +2,13 @@ import { describe, expect, test } from 'vitest';
 import { ModelLoadError, OptionError } from '../../lib/errors.js';
 import { parseManifest } from '../../lib/manifest.js';
 import { resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
+import { seeded as generator } from '../fuzz-inputs.js';
 
 // Seeded fuzzing of the validators: every input either resolves to concrete, in-range values or throws
 // the validator's typed error. Anything else (a TypeError, a NaN slipping through) fails the test.
-// FUZZ_RUNS raises the count for a longer run (see README).
+// FUZZ_RUNS raises the count for a longer run (see README). The same inputs through the real addon:
+// test/native/fuzz-generate.test.ts.
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
-
-function generator(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
-  const value = (depth = 0): unknown =>
-    pick<() => unknown>([
-      () => undefined,
-      () => null,
-      () => Number.NaN,
-      () => Infinity,
-      () => -Infinity,
-      () => 0,
-      () => -1,
-      () => next(),
-      () => Math.floor(next() * 100),
-      () => next() * 1e9 - 5e8,
-      () => 2 ** 53,
-      () => '',
-      () => 'cpu',
-      () => 'cuda:1',
-      () => String(Math.floor(next() * 10)),
-      () => true,
-      () => [],
-      () => (depth < 2 ? Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1)) : []),
-      () => (depth < 2 ? { nested: value(depth + 1) } : {}),
-      () => new AbortController().signal,
-    ])();
-  return { next, pick, value };
-}
 
 const GENERATE_KEYS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty',
   'frequencyPenalty', 'seed', 'stop', 'stopTokenIds', 'logprobs', 'truncate', 'signal', 'bogus'];
