@@ -3,14 +3,29 @@
 //   node scripts/build-native.mjs --if-needed only when the addon is missing or older than its sources
 //   node scripts/build-native.mjs --gyp       node-gyp, from a staging copy so the cmake-js build stays:
 //                                             -> build/gyp/torch_gen.node
+//   TORCH_GEN_SANITIZE=address node scripts/build-native.mjs
+//                                             cmake-js with AddressSanitizer, in a build directory of its own
+//                                             so the normal build stays: -> build/asan/Release/torch_gen.node
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { findLibtorch, projectRoot } from './libtorch.mjs';
+import { findLibtorch, projectRoot, versionWarning } from './libtorch.mjs';
 
 export const cmakeAddon = join(projectRoot, 'build', 'Release', 'torch_gen.node');
 export const gypAddon = join(projectRoot, 'build', 'gyp', 'torch_gen.node');
+export const asanBuildDir = join(projectRoot, 'build', 'asan');
+export const asanAddon = join(asanBuildDir, 'Release', 'torch_gen.node');
+
+/** The sanitizer asked for with TORCH_GEN_SANITIZE: undefined (none) or 'address'. */
+function sanitizer() {
+  const value = process.env.TORCH_GEN_SANITIZE || undefined;
+  if (value !== undefined && value !== 'address') {
+    throw new Error(`TORCH_GEN_SANITIZE must be unset or 'address', not '${value}'`);
+  }
+  return value;
+}
 
 function newestSource() {
   const files = ['CMakeLists.txt', 'binding.gyp', 'native/sources.txt'].map((f) => join(projectRoot, f));
@@ -45,10 +60,20 @@ function nodeDir() {
 
 export function buildWithCmakeJs() {
   const torch = findLibtorch();
-  console.error(`torch-gen: building the addon with cmake-js against libtorch ${torch.version} (${torch.dir})`);
-  const cmakeJs = join(projectRoot, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+  const warning = versionWarning(torch);
+  if (warning) console.error(warning);
+  const sanitize = sanitizer();
+  console.error(
+    `torch-gen: building the addon with cmake-js against libtorch ${torch.version} (${torch.dir})` +
+      (sanitize ? `, with AddressSanitizer, into ${asanBuildDir}` : ''),
+  );
+  // Resolved as Node resolves it: in an installed package npm hoists cmake-js beside the package, not
+  // into its own node_modules.
+  const cmakeJs = join(dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
   const jobs = String(Math.max(1, cpus().length));
-  run(process.execPath, [cmakeJs, 'build', '--parallel', jobs, `--CDLIBTORCH_DIR=${torch.dir}`], projectRoot);
+  const args = [cmakeJs, 'build', '--parallel', jobs, `--CDLIBTORCH_DIR=${torch.dir}`];
+  if (sanitize) args.push('--out', asanBuildDir, `--CDTORCH_GEN_SANITIZE=${sanitize}`);
+  run(process.execPath, args, projectRoot);
 }
 
 export function buildWithNodeGyp() {
@@ -83,7 +108,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     if (gyp) {
       if (!ifNeeded || isStale(gypAddon)) buildWithNodeGyp();
-    } else if (!ifNeeded || isStale(cmakeAddon)) {
+    } else if (!ifNeeded || isStale(sanitizer() ? asanAddon : cmakeAddon)) {
       buildWithCmakeJs();
     }
   } catch (error) {

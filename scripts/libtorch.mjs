@@ -68,6 +68,21 @@ export function findLibtorch() {
   };
 }
 
+/**
+ * A warning when the libtorch is not the version this package is tested with (package.json
+ * torchGen.torchVersion), or null. Not an error: another 2.x (a GPU host's own torch) usually builds and runs,
+ * and the GPU suite exists to check exactly that.
+ */
+export function versionWarning(info) {
+  const tested = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).torchGen?.torchVersion;
+  if (!tested || info.version === tested) return null;
+  return (
+    `torch-gen: warning: building against libtorch ${info.version} (${info.source}), not ${tested}, the version ` +
+    'torch-gen is tested with; the build follows its C++ ABI and standard, but run the tests on it ' +
+    '(scripts/gpu-suite.sh on a GPU host)'
+  );
+}
+
 function readVersion(include) {
   const header = join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
   if (!existsSync(header)) return 'unknown';
