@@ -123,6 +123,7 @@ void Model::Probe() {
                               probe_cache, 0, 2);  // [1, V]
   }
   CheckFloatingPoint(logits);
+  probed_ = true;
 }
 
 std::unique_ptr<KvCache> Model::AllocateCache() const {
@@ -137,7 +138,12 @@ at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& p
   try {
     output = module_.forward({tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch),
                               c10::IValue(kv_len)});
+  } catch (const c10::OutOfMemoryError&) {
+    throw;  // not the module's fault: the caller reports ERR_OUT_OF_MEMORY
   } catch (const c10::Error& error) {
+    // Once the probe has passed, a failing forward is a generation error (the caller's fallback code),
+    // not a sign that the file or the manifest is wrong.
+    if (probed_) throw;
     throw TorchGenError(codes::kModelLoad,
                         "model.pt: forward(tokens, positions, k_cache, v_cache, kv_len) failed; check that the "
                         "manifest's num_layers, num_kv_heads and head_dim match the module (" +
@@ -167,7 +173,10 @@ at::Tensor Model::ForwardLogits(const at::Tensor& tokens) {
   c10::IValue output;
   try {
     output = module_.forward({tokens});
+  } catch (const c10::OutOfMemoryError&) {
+    throw;
   } catch (const c10::Error& error) {
+    if (probed_) throw;
     throw TorchGenError(codes::kModelLoad,
                         "model.pt: forward(tokens[B, T] int64) failed; the `logits` interface expects "
                         "forward(tokens) -> logits[B, T, V] (" +
