@@ -81,13 +81,17 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
   torch::jit::Module module;
   try {
     module = torch::jit::load(spec.model_path, device);
+    module.eval();
+    module.to(dtype);
+  } catch (const c10::OutOfMemoryError& error) {
+    throw TorchGenError(codes::kOutOfMemory, "model.pt's weights do not fit in the memory of " + spec.device + " (" +
+                                                 std::string(error.what_without_backtrace()) +
+                                                 "); free memory on it, pick another device, or use a smaller model");
   } catch (const c10::Error& error) {
     throw TorchGenError(codes::kModelLoad, "model.pt could not be loaded as TorchScript (" +
                                                std::string(error.what_without_backtrace()) +
                                                "); export it with torch.jit.save or the torch-gen exporter");
   }
-  module.eval();
-  module.to(dtype);
   std::unique_ptr<Model> model(new Model(spec, std::move(module), device, dtype));
   model->Probe();
   return model;
