@@ -159,8 +159,12 @@ std::vector<SampledToken> SampleBatch(const at::Tensor& raw, const std::vector<S
     to_host.push_back(top_values);
     to_host.push_back(top_ids);
   }
-  // One synchronisation: everything the host needs comes back together.
-  for (at::Tensor& tensor : to_host) tensor = tensor.to(at::kCPU).contiguous();
+  // One synchronisation: the copies are queued without waiting (into pinned memory on CUDA) and only the
+  // last one waits, which, the stream being in order, means that all of them are done.
+  for (size_t i = 0; i < to_host.size(); ++i) {
+    const bool last = i + 1 == to_host.size();
+    to_host[i] = to_host[i].contiguous().to(at::kCPU, /*non_blocking=*/!last);
+  }
 
   std::vector<SampledToken> result(batch);
   const int64_t* ids = to_host[0].data_ptr<int64_t>();
