@@ -40,6 +40,19 @@ void CheckFloatingPoint(const at::Tensor& logits) {
   }
 }
 
+// Casts the module's floating-point parameters and buffers to `dtype`, as Python's Module.to(dtype)
+// does. The C++ Module::to(dtype) casts every tensor, integer buffers included, which would turn the
+// exporter's fixed-point RoPE frequencies (int64) into float16 garbage.
+void CastFloatingPoint(torch::jit::Module& module, c10::ScalarType dtype) {
+  auto cast = [dtype](at::Tensor tensor) {
+    if (at::isFloatingType(tensor.scalar_type()) && tensor.scalar_type() != dtype) {
+      tensor.set_data(tensor.to(dtype));  // in place: the module's slots keep pointing at this tensor
+    }
+  };
+  for (const at::Tensor& parameter : module.parameters()) cast(parameter);
+  for (const at::Tensor& buffer : module.buffers()) cast(buffer);
+}
+
 }  // namespace
 
 c10::Device ResolveDevice(const std::string& device) {
@@ -82,7 +95,7 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
   try {
     module = torch::jit::load(spec.model_path, device);
     module.eval();
-    module.to(dtype);
+    CastFloatingPoint(module, dtype);
   } catch (const c10::OutOfMemoryError& error) {
     throw TorchGenError(codes::kOutOfMemory, "model.pt's weights do not fit in the memory of " + spec.device + " (" +
                                                  std::string(error.what_without_backtrace()) +

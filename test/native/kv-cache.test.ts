@@ -32,3 +32,27 @@ describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (na
     results.forEach((result, i) => expect(result.tokenIds).toEqual(expected.prompts[i]!.generated_ids));
   });
 });
+
+// Half precision casts the weights only: the exporter's integer buffers (Llama's fixed-point RoPE
+// frequencies) must stay integers, or every position's rotation is garbage.
+describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv'])('half-precision weights: %s', (name) => {
+  const expected = readExpected(name);
+  test.each([
+    ['float16', 2e-2],
+    ['bfloat16', 5e-1],
+  ] as const)('%s gives the float32 first tokens with log-probabilities within %f', async (dtype, tolerance) => {
+    const reference = await loadModel(fixture(name), { device: 'cpu', maxBatch: 1 });
+    const half = await loadModel(fixture(name), { device: 'cpu', maxBatch: 1, dtype });
+    try {
+      expect(half.info.dtype).toBe(dtype);
+      for (const prompt of expected.prompts) {
+        const options = { maxTokens: 1, temperature: 0, logprobs: 1 } as const;
+        const [full, reduced] = [await reference.complete(prompt.prompt_ids, options), await half.complete(prompt.prompt_ids, options)];
+        expect(reduced.tokenIds, prompt.text).toEqual(full.tokenIds);
+        expect(Math.abs(reduced.logprobs![0]!.logprob - full.logprobs![0]!.logprob), prompt.text).toBeLessThan(tolerance);
+      }
+    } finally {
+      await Promise.all([reference.dispose(), half.dispose()]);
+    }
+  });
+});
