@@ -31,7 +31,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   await checkDirectory(path);
   const manifest = await readManifest(path);
   const resolved = resolveLoadOptions(options, () => addon.runtimeInfo().cudaAvailable, manifest.maxContext);
-  const { device, dtype, maxQueue, prefillChunk } = resolved;
+  const { device, dtype, maxQueue, prefillChunk, cudaGraphs } = resolved;
   const explicit = {
     maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
     maxContext: (options as LoadModelOptions | undefined)?.maxContext !== undefined,
@@ -68,6 +68,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
         prefillChunk,
         device,
         dtype,
+        cudaGraphs,
       },
       onEvents,
     );

@@ -115,6 +115,18 @@ export interface ModelStats {
   weightBytes: number;
   /** The model's device memory torch-gen holds: weights plus cache (activations come and go per step). */
   memoryBytes: number;
+  /**
+   * GPU memory of the model's device as libtorch's allocator sees it, process-wide (every model on that
+   * GPU): held by tensors now, the peak since the process started, and reserved from the driver. Zero on
+   * the CPU.
+   */
+  deviceAllocatedBytes: number;
+  devicePeakBytes: number;
+  deviceReservedBytes: number;
+  /** Decode-step CUDA graphs captured so far (see the cudaGraphs load option); 0 on the CPU. */
+  cudaGraphsCaptured: number;
+  /** On a CUDA device, why the decode step runs eagerly; '' while CUDA graphs are on, and on the CPU. */
+  cudaGraphsOff: string;
 }
 
 /** Prompt text, or token ids to feed as they are. */
@@ -281,6 +293,11 @@ export class Model {
       cacheBytes: native.cacheBytes,
       weightBytes: native.weightBytes,
       memoryBytes: native.weightBytes + native.cacheBytes,
+      deviceAllocatedBytes: native.deviceAllocatedBytes,
+      devicePeakBytes: native.devicePeakBytes,
+      deviceReservedBytes: native.deviceReservedBytes,
+      cudaGraphsCaptured: native.cudaGraphsCaptured,
+      cudaGraphsOff: native.cudaGraphsOff,
     };
   }
 

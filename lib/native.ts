@@ -27,6 +27,8 @@ export interface NativeModelSpec {
   prefillChunk: number;
   device: string;
   dtype: 'float32' | 'float16' | 'bfloat16';
+  /** Replay the decode step as CUDA graphs (CUDA, kv-cache interface). */
+  cudaGraphs: boolean;
 }
 
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */
@@ -78,6 +80,11 @@ export interface NativeStats {
   cacheBytes: number;
   weightBytes: number;
   parameters: number;
+  deviceAllocatedBytes: number;
+  devicePeakBytes: number;
+  deviceReservedBytes: number;
+  cudaGraphsCaptured: number;
+  cudaGraphsOff: string;
 }
 
 export interface NativeRuntimeInfo {

@@ -39,6 +39,13 @@ export interface LoadModelOptions {
    * prefill. Integer in [1, 65536]. Default 256.
    */
   prefillChunk?: number;
+  /**
+   * On a CUDA device, capture the decode step as CUDA graphs (one per batch size and cache-length bucket)
+   * and replay them: a small model's step is then one launch instead of hundreds. A capture that fails
+   * turns graphs off and the step runs eagerly (`stats().cudaGraphsOff` says why). Ignored on the CPU.
+   * Default true.
+   */
+  cudaGraphs?: boolean;
 }
 
 export interface GenerateOptions {
@@ -176,6 +183,7 @@ export interface ResolvedLoadOptions {
   maxContext: number;
   maxQueue: number;
   prefillChunk: number;
+  cudaGraphs: boolean;
 }
 
 export const DEFAULT_MAX_QUEUE = 1024;
@@ -188,7 +196,7 @@ export function resolveLoadOptions(
   modelMaxContext: number,
 ): ResolvedLoadOptions {
   const raw = checkObject(options, 'loadModel options');
-  checkKnownKeys(raw, ['device', 'dtype', 'maxBatch', 'maxContext', 'maxQueue', 'prefillChunk'], 'loadModel');
+  checkKnownKeys(raw, ['device', 'dtype', 'maxBatch', 'maxContext', 'maxQueue', 'prefillChunk', 'cudaGraphs'], 'loadModel');
   const device = raw.device ?? 'auto';
   if (typeof device !== 'string' || !DEVICE_PATTERN.test(device)) {
     throw optionError('device', "'auto', 'cpu', 'cuda' or 'cuda:N'", device);
@@ -208,7 +216,9 @@ export function resolveLoadOptions(
   if (!isIntegerIn(maxQueue, 0, 2 ** 31)) throw optionError('maxQueue', 'an integer >= 0', maxQueue);
   const prefillChunk = raw.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
   if (!isIntegerIn(prefillChunk, 1, 65536)) throw optionError('prefillChunk', 'an integer in [1, 65536]', prefillChunk);
-  return { device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk };
+  const cudaGraphs = raw.cudaGraphs ?? true;
+  if (typeof cudaGraphs !== 'boolean') throw optionError('cudaGraphs', 'true or false', cudaGraphs);
+  return { device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs };
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {

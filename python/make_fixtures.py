@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE))
 
 def _builders():
     from fixtures.bad_modules import build_bad_modules
+    from fixtures.faulty_kv import build_faulty_kv
     from fixtures.kv_models import build_kv_fixture
     from fixtures.logits_gpt2 import build_logits_gpt2
     from fixtures.sampling_references import build_known_distribution, build_processing_reference
@@ -29,6 +30,7 @@ def _builders():
     builders = {
         "gpt2-logits": build_logits_gpt2,
         "bad-modules": build_bad_modules,
+        "faulty-kv": build_faulty_kv,
         "known-distribution": build_known_distribution,
         "processing-reference": build_processing_reference,
         "sentencepiece-style": build_sentencepiece_style,

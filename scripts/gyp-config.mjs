@@ -19,7 +19,13 @@ try {
 const rpath = process.env.TORCH_GEN_RPATH || torch.libDir;
 const libs = torch.hasCuda ? ['torch_cuda', 'c10_cuda', 'torch', 'torch_cpu', 'c10'] : ['torch', 'torch_cpu', 'c10'];
 const lists = {
-  cflags: [...torch.includeDirs.flatMap((dir) => ['-isystem', dir]), `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`],
+  cflags: [
+    ...torch.includeDirs.flatMap((dir) => ['-isystem', dir]),
+    `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`,
+    // CUDA graphs and allocator statistics (see CMakeLists.txt).
+    ...torch.cudaIncludes.flatMap((dir) => ['-isystem', dir]),
+    ...(torch.cudaIncludes.length > 0 ? ['-DTORCH_GEN_CUDA=1'] : []),
+  ],
   // See CMakeLists.txt: --no-as-needed keeps libtorch_cuda linked; the rpath finds libtorch at run time.
   ldflags: ['-Wl,--no-as-needed', `-Wl,-rpath,${rpath}`],
   libraries: [`-L${torch.libDir}`, ...libs.map((lib) => `-l${lib}`)],

@@ -22,7 +22,9 @@ export function torchPython() {
 
 export class LibtorchNotFound extends Error {}
 
-/** Returns { dir, includeDirs, libDir, version, cxx11Abi, hasCuda, source }. Throws LibtorchNotFound. */
+/**
+ * Returns { dir, includeDirs, libDir, version, cxx11Abi, hasCuda, cudaIncludes, source }. Throws LibtorchNotFound.
+ */
 export function findLibtorch() {
   let dir;
   let source;
@@ -65,6 +67,7 @@ export function findLibtorch() {
     version: readVersion(include),
     cxx11Abi: usesCxx11Abi(join(libDir, 'libc10.so')),
     hasCuda: existsSync(join(libDir, 'libtorch_cuda.so')),
+    cudaIncludes: findCudaIncludes(dir, libDir),
   };
 }
 
@@ -81,6 +84,29 @@ export function versionWarning(info) {
     'torch-gen is tested with; the build follows its C++ ABI and standard, but run the tests on it ' +
     '(scripts/gpu-suite.sh on a GPU host)'
   );
+}
+
+// The CUDA headers that the addon's CUDA graphs and allocator statistics compile against: libtorch's own
+// headers include them, but a libtorch does not carry them. The wheel's nvidia-cuda-runtime package (a
+// sibling of torch/ in site-packages) has the runtime API and nvidia-cuda-nvcc the crt/ headers it
+// includes (`npm run setup:libtorch` installs the latter); a CUDA toolkit has both. Returns the include
+// directories, or [] when none are complete or the libtorch has no CUDA: the addon then builds without
+// those features and runs CUDA models eagerly.
+function findCudaIncludes(dir, libDir) {
+  if (!existsSync(join(libDir, 'libtorch_cuda.so'))) return [];
+  const nvidia = join(dir, '..', 'nvidia');
+  const candidates = [
+    (process.env.TORCH_GEN_CUDA_INCLUDE || '').split(':').filter(Boolean),
+    [join(nvidia, 'cuda_runtime', 'include'), join(nvidia, 'cuda_nvcc', 'include')],
+    [join(nvidia, 'cu13', 'include')],
+    process.env.CUDA_HOME ? [join(process.env.CUDA_HOME, 'include')] : [],
+    ['/usr/local/cuda/include'],
+  ];
+  const complete = (dirs) =>
+    dirs.length > 0 &&
+    ['cuda_runtime_api.h', join('crt', 'host_defines.h')].every((header) => dirs.some((d) => existsSync(join(d, header))));
+  const found = candidates.find(complete);
+  return found ? found.map((d) => resolve(d)) : [];
 }
 
 function readVersion(include) {
@@ -103,7 +129,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const info = findLibtorch();
     const field = process.argv[2];
     if (!field) console.log(JSON.stringify(info, null, 2));
-    else if (field === 'includeDirs') console.log(info.includeDirs.join(' '));
+    else if (field === 'includeDirs' || field === 'cudaIncludes') console.log(info[field].join(' '));
     else if (field === 'cxx11Abi') console.log(info.cxx11Abi ? 1 : 0);
     else if (field === 'hasCuda') console.log(info.hasCuda ? 1 : 0);
     else console.log(info[field]);

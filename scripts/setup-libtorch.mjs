@@ -35,6 +35,13 @@ function installedVersion(python, module) {
   }
 }
 
+function pythonSitePackages() {
+  const version = execFileSync(venvPython, ['-c', 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")'], {
+    encoding: 'utf8',
+  }).trim();
+  return join('lib', version, 'site-packages');
+}
+
 function findSystemPython() {
   for (const candidate of [process.env.PYTHON, 'python3.11', 'python3', 'python']) {
     if (candidate && spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
@@ -58,6 +65,14 @@ if (current === torchVersion) {
   console.error(`torch-gen setup: torch ${torchVersion} already in .venv`);
 } else {
   run(pip[0], [...pip[1], `torch==${torchVersion}`]);
+}
+
+// The CUDA headers the addon's CUDA graphs compile against (see findCudaIncludes in libtorch.mjs): the
+// torch wheel brings the runtime's, and this package the crt/ ones they include. Headers only matter at
+// build time; the addon runs without a GPU all the same.
+const cudaHeaders = pkg.torchGen.cudaHeadersPackage;
+if (cudaHeaders && !existsSync(join(venvDir, pythonSitePackages(), 'nvidia', 'cuda_nvcc', 'include', 'crt'))) {
+  run(pip[0], [...pip[1], '--no-deps', cudaHeaders]);
 }
 
 if (withExporter) {

@@ -14,6 +14,7 @@ export const LOAD_FLAGS = {
   'max-batch': { type: 'string' },
   'max-queue': { type: 'string' },
   'prefill-chunk': { type: 'string' },
+  'no-cuda-graphs': { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 /** The loading flags of the one-user commands (generate, chat): no batching or queue to size. */
@@ -31,7 +32,8 @@ export const LOAD_HELP = `      --device DEVICE           auto, cpu, cuda or cud
       --max-context N           tokens per request the KV cache holds (default: the model's, at most 2048)
       --max-batch N             requests decoded together (KV-cache slots)
       --max-queue N             requests that may wait for a slot (default 1024)
-      --prefill-chunk N         prompt tokens per engine step (default 256)`;
+      --prefill-chunk N         prompt tokens per engine step (default 256)
+      --no-cuda-graphs          run the decode step eagerly on CUDA instead of replaying CUDA graphs`;
 
 export function modelDir(values: ParsedArgs['values']): string {
   return stringFlag(values, 'model') ?? process.env.TORCH_GEN_MODEL ?? DEFAULT_MODEL_DIR;
@@ -49,6 +51,7 @@ export function loadOptions(values: ParsedArgs['values']): LoadModelOptions {
     const value = integerFlag(flag, stringFlag(values, flag));
     if (value !== undefined) options[option] = value;
   }
+  if (values['no-cuda-graphs'] === true) options.cudaGraphs = false;
   return options;
 }
 

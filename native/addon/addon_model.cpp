@@ -1,5 +1,6 @@
 #include "addon_model.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "../core/model.h"
@@ -49,7 +50,11 @@ AddonModel::~AddonModel() {
   GetAddonState(Env()).live_models.erase(this);
   if (engine_) {
     // Collected without dispose(): free the engine here. No request is open (they reference the object),
-    // so stopping an idle engine takes no time.
+    // so stopping an idle engine takes no time. A finalizer may not call into JavaScript, hence stderr
+    // rather than process.emitWarning.
+    std::fprintf(stderr,
+                 "(torch-gen) warning: a model was garbage-collected without dispose(); its engine was stopped and "
+                 "its memory freed now. Call model.dispose() (or use `await using`) to free it when you choose.\n");
     engine_->Stop();
     engine_.reset();
     events_.Release();

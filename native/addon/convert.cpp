@@ -11,6 +11,12 @@ namespace {
   throw Napi::TypeError::New(env, "torch-gen native: " + message);
 }
 
+bool ReadBoolean(const Napi::Object& object, const char* key) {
+  Napi::Value value = object.Get(key);
+  if (!value.IsBoolean()) ThrowType(object.Env(), std::string("expected a boolean for `") + key + "`");
+  return value.As<Napi::Boolean>().Value();
+}
+
 std::string ReadString(const Napi::Object& object, const char* key) {
   Napi::Value value = object.Get(key);
   if (!value.IsString()) ThrowType(object.Env(), std::string("expected a string for `") + key + "`");
@@ -80,6 +86,7 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.prefill_chunk = ReadInteger(object, "prefillChunk", 1, int64_t{1} << 20);
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
+  spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
   return spec;
 }
 
@@ -145,6 +152,11 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("cacheBytes", static_cast<double>(stats.cache_bytes));
   object.Set("weightBytes", static_cast<double>(stats.weight_bytes));
   object.Set("parameters", static_cast<double>(stats.parameters));
+  object.Set("deviceAllocatedBytes", static_cast<double>(stats.device_memory.allocated_bytes));
+  object.Set("devicePeakBytes", static_cast<double>(stats.device_memory.peak_allocated_bytes));
+  object.Set("deviceReservedBytes", static_cast<double>(stats.device_memory.reserved_bytes));
+  object.Set("cudaGraphsCaptured", static_cast<double>(stats.cuda_graphs_captured));
+  object.Set("cudaGraphsOff", stats.cuda_graphs_off);
   return object;
 }
 

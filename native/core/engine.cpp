@@ -3,8 +3,11 @@
 #include <algorithm>
 
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 
+#include "decode_graphs.h"
+#include "device_copy.h"
 #include "failure.h"
 #include "kv_cache.h"
 #include "model.h"
@@ -31,15 +34,13 @@ TokenEvent ErrorEvent(uint64_t id, const Failure& failure) {
   return {id, {}, {}, FinishReason::kError, failure.code, failure.message};
 }
 
-// Copies host token ids into an int64 tensor of the given shape on the device.
-at::Tensor ToDevice(const std::vector<int64_t>& values, std::vector<int64_t> shape, const c10::Device& device) {
-  return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).to(device, false, /*copy=*/true);
-}
-
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Model> model) : spec_(model->spec()), model_(std::move(model)) {
-  if (spec_.interface == ModelInterface::kKvCache) cache_ = model_->AllocateCache();
+  if (spec_.interface == ModelInterface::kKvCache) {
+    cache_ = model_->AllocateCache();
+    if (spec_.cuda_graphs && model_->device().is_cuda()) graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
+  }
 }
 
 void Engine::Start(EventSink sink) {
@@ -122,6 +123,9 @@ void Engine::Stop() {
 void Engine::Run() {
   // Autograd bookkeeping is wasted work at inference; the guard is thread-local, hence here.
   c10::InferenceMode inference_guard;
+  // Work that names no device (a capture's streams, pinned host copies) goes to the model's.
+  c10::OptionalDeviceGuard device_guard;
+  if (model_->device().is_cuda()) device_guard.reset_device(model_->device());
   while (WaitForWork()) {
     std::vector<TokenEvent> events;
     EndCancelled(events);
@@ -156,6 +160,15 @@ EngineStats Engine::Stats() {
   stats.cache_bytes = cache_ ? cache_->bytes() : 0;
   stats.weight_bytes = model_->weight_bytes();
   stats.parameters = model_->parameter_count();
+  stats.device_memory = DeviceMemory(model_->device());
+  if (graphs_) {
+    stats.cuda_graphs_captured = graphs_->captured();
+    stats.cuda_graphs_off = graphs_->disabled_reason();
+  } else if (model_->device().is_cuda()) {
+    stats.cuda_graphs_off = !spec_.cuda_graphs ? "turned off by the cudaGraphs option"
+                            : spec_.interface != ModelInterface::kKvCache ? "the logits interface has no decode step"
+                                                                          : "";
+  }
   return stats;
 }
 
@@ -270,8 +283,8 @@ void Engine::PrefillWithCache(std::vector<TokenEvent>& events) {
     for (int64_t i = 0; i < count; ++i) positions[i] = start + i;
     std::vector<SampledToken> sampled;
     auto failure = Guarded("prefill failed", codes::kInternal, [&] {
-      at::Tensor logits = model_->ForwardWithCache(ToDevice(tokens, {1, count}, model_->device()),
-                                                   ToDevice(positions, {1, count}, model_->device()), *cache_,
+      at::Tensor logits = model_->ForwardWithCache(HostToDevice(tokens, {1, count}, model_->device()),
+                                                   HostToDevice(positions, {1, count}, model_->device()), *cache_,
                                                    PrefillSlot(), start + count);  // [1, V]
       if (last_chunk) sampled = Sample(logits, {&active});
     });
@@ -292,31 +305,53 @@ void Engine::PrefillWithCache(std::vector<TokenEvent>& events) {
   }
 }
 
+std::vector<SampledToken> Engine::DecodeRows(const std::vector<Active*>& rows, int64_t first_row) {
+  const auto count = static_cast<int64_t>(rows.size());
+  std::vector<int64_t> tokens(count);
+  std::vector<int64_t> positions(count);
+  int64_t kv_len = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    tokens[i] = rows[i]->generated.back();
+    positions[i] = rows[i]->cached;
+    kv_len = std::max(kv_len, positions[i] + 1);
+  }
+  at::Tensor token_tensor = HostToDevice(tokens, {count, 1}, model_->device());
+  at::Tensor position_tensor = HostToDevice(positions, {count, 1}, model_->device());
+  at::Tensor logits;  // [B, V]
+  if (graphs_ && first_row == 0) logits = graphs_->Forward(token_tensor, position_tensor, kv_len);
+  if (!logits.defined()) {
+    logits = model_->ForwardWithCache(token_tensor, position_tensor, *cache_, first_row, kv_len);
+  }
+  return Sample(logits, rows);
+}
+
 void Engine::DecodeWithCache(std::vector<TokenEvent>& events) {
   const auto batch = static_cast<int64_t>(active_.size());
-  std::vector<int64_t> tokens(batch);
-  std::vector<int64_t> positions(batch);
   std::vector<Active*> rows(batch);
-  int64_t kv_len = 0;
-  for (int64_t row = 0; row < batch; ++row) {
-    rows[row] = active_[row].get();
-    tokens[row] = rows[row]->generated.back();
-    positions[row] = rows[row]->cached;
-    kv_len = std::max(kv_len, positions[row] + 1);
-  }
+  for (int64_t row = 0; row < batch; ++row) rows[row] = active_[row].get();
   std::vector<SampledToken> sampled;
-  auto failure = Guarded("decode step failed", codes::kInternal, [&] {
-    at::Tensor logits = model_->ForwardWithCache(ToDevice(tokens, {batch, 1}, model_->device()),
-                                                 ToDevice(positions, {batch, 1}, model_->device()), *cache_, 0,
-                                                 kv_len);  // [B, V]
-    sampled = Sample(logits, rows);
-  });
-  if (failure) {
-    FailAll(*failure, events);
-    return;
+  std::vector<std::optional<Failure>> failures(batch);
+  auto failure = Guarded("decode step failed", codes::kInternal, [&] { sampled = DecodeRows(rows, 0); });
+  if (failure && batch == 1) {
+    failures[0] = std::move(failure);
+  } else if (failure) {
+    // The batched step failed. Run each row alone to find the requests the failure concerns, so that
+    // one bad request, or a batch that no longer fits in memory, does not end its neighbours. A row
+    // samples the same token alone as in a batch (the sampler's randomness is per row).
+    sampled.assign(batch, SampledToken{});
+    for (int64_t row = 0; row < batch; ++row) {
+      failures[row] = Guarded("decode step failed", codes::kInternal, [&] {
+        sampled[row] = std::move(DecodeRows({rows[row]}, row)[0]);
+      });
+    }
   }
   std::vector<size_t> finished;
   for (int64_t row = 0; row < batch; ++row) {
+    if (failures[row]) {
+      Emit(ErrorEvent(rows[row]->request.id, *failures[row]), events);
+      finished.push_back(static_cast<size_t>(row));
+      continue;
+    }
     rows[row]->cached += 1;
     if (Accept(*rows[row], std::move(sampled[row]), events)) finished.push_back(static_cast<size_t>(row));
   }
@@ -335,11 +370,6 @@ void Engine::Retire(std::vector<size_t> rows) {
     }
     active_.pop_back();
   }
-}
-
-void Engine::FailAll(const Failure& failure, std::vector<TokenEvent>& events) {
-  for (const auto& active : active_) Emit(ErrorEvent(active->request.id, failure), events);
-  active_.clear();
 }
 
 void Engine::AbortAll(std::vector<TokenEvent>& events) {

@@ -11,16 +11,19 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
+#include "device_memory.h"
 #include "model_spec.h"
 #include "sampler.h"
 
 namespace torchgen {
 
+class DecodeGraphs;
 class KvCache;
 class Model;
 
@@ -52,6 +55,9 @@ struct EngineStats {
   int64_t cache_bytes = 0;       // the KV-cache pool, allocated once at load
   int64_t weight_bytes = 0;      // the module's parameters and buffers
   int64_t parameters = 0;        // parameter elements
+  DeviceMemoryStats device_memory;   // the model's GPU, process-wide (zeros on the CPU)
+  int64_t cuda_graphs_captured = 0;  // decode-step graphs captured so far
+  std::string cuda_graphs_off;       // why the decode step runs eagerly on a GPU ('' when graphs are on)
 };
 
 class Engine {
@@ -102,7 +108,11 @@ class Engine {
   // Feeds up to prefill_chunk prompt tokens (of one or more requests) into the cache; a request whose
   // prompt is complete samples its first token and joins the decoding rows.
   void PrefillWithCache(std::vector<TokenEvent>& events);
+  // One decode step for every active request; a failure ends only the requests it concerns.
   void DecodeWithCache(std::vector<TokenEvent>& events);
+  // Feeds each row's last token (rows are active_[first_row..], in their cache slots) and samples the
+  // next. Throws on failure.
+  std::vector<SampledToken> DecodeRows(const std::vector<Active*>& rows, int64_t first_row);
   void Emit(TokenEvent event, std::vector<TokenEvent>& events);
   // Samples one token per row from logits [B, V] for active requests `rows`.
   std::vector<SampledToken> Sample(const at::Tensor& logits, const std::vector<Active*>& rows);
@@ -110,12 +120,12 @@ class Engine {
   bool Accept(Active& active, SampledToken token, std::vector<TokenEvent>& events);
   // Removes finished rows (indices into active_) keeping the cache slots packed.
   void Retire(std::vector<size_t> rows);
-  void FailAll(const struct Failure& failure, std::vector<TokenEvent>& events);
   void AbortAll(std::vector<TokenEvent>& events);
 
   const ModelSpec spec_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<KvCache> cache_;  // kv-cache interface only
+  std::unique_ptr<DecodeGraphs> graphs_;  // CUDA with graphs enabled only
   EventSink sink_;
 
   std::mutex mutex_;

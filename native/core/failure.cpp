@@ -1,8 +1,32 @@
 #include "failure.h"
 
+#include <string>
+
 #include <c10/util/Exception.h>
 
 namespace torchgen {
+namespace {
+
+// An error raised inside a TorchScript module arrives wrapped in the interpreter's traceback of the
+// serialized code; the user needs its last line, the error itself ("RuntimeError: ...").
+std::string WithoutScriptTraceback(const std::string& message) {
+  if (message.find("The following operation failed in the TorchScript interpreter") == std::string::npos) {
+    return message;
+  }
+  const size_t end = message.find_last_not_of("\n ");
+  if (end == std::string::npos) return message;
+  const size_t newline = message.rfind('\n', end);
+  const size_t start = newline == std::string::npos ? 0 : newline + 1;
+  return message.substr(start, end + 1 - start);
+}
+
+// libtorch's CPU allocator reports a failed allocation as a plain c10::Error (and inside a TorchScript
+// module it arrives as the interpreter's std::runtime_error); it is out of memory all the same.
+const char* CodeFor(const std::string& message, const char* fallback_code) {
+  return message.find("can't allocate memory") != std::string::npos ? codes::kOutOfMemory : fallback_code;
+}
+
+}  // namespace
 
 Failure DescribeCurrentException(const char* fallback_code) {
   try {
@@ -13,11 +37,13 @@ Failure DescribeCurrentException(const char* fallback_code) {
     return {codes::kOutOfMemory, error.what_without_backtrace()};
   } catch (const c10::Error& error) {
     // what() carries a C++ backtrace that means nothing to a Node user.
-    return {fallback_code, error.what_without_backtrace()};
+    const std::string message = WithoutScriptTraceback(error.what_without_backtrace());
+    return {CodeFor(message, fallback_code), message};
   } catch (const std::bad_alloc&) {
     return {codes::kOutOfMemory, "out of host memory"};
   } catch (const std::exception& error) {
-    return {fallback_code, error.what()};
+    const std::string message = WithoutScriptTraceback(error.what());
+    return {CodeFor(message, fallback_code), message};
   } catch (...) {
     return {codes::kInternal, "unknown C++ exception"};
   }

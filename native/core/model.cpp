@@ -66,6 +66,8 @@ at::Tensor ProbeForward(const std::string& before, const std::string& after, For
     return forward();
   } catch (const TorchGenError&) {
     throw;
+  } catch (const c10::OutOfMemoryError&) {
+    throw;  // the device is full, the module is not wrong: the loader reports ERR_OUT_OF_MEMORY
   } catch (const std::exception& error) {
     throw TorchGenError(codes::kModelLoad, before + " (" + Reason(error) + ")" + after);
   }
@@ -136,6 +138,19 @@ void CheckCacheWritten(const KvCache& cache, const ModelSpec& spec) {
   }
 }
 
+// Casts the module's floating-point parameters and buffers to `dtype`, as Python's Module.to(dtype)
+// does. The C++ Module::to(dtype) casts every tensor, integer buffers included, which would turn the
+// exporter's fixed-point RoPE frequencies (int64) into float16 garbage.
+void CastFloatingPoint(torch::jit::Module& module, c10::ScalarType dtype) {
+  auto cast = [dtype](at::Tensor tensor) {
+    if (at::isFloatingType(tensor.scalar_type()) && tensor.scalar_type() != dtype) {
+      tensor.set_data(tensor.to(dtype));  // in place: the module's slots keep pointing at this tensor
+    }
+  };
+  for (const at::Tensor& parameter : module.parameters()) cast(parameter);
+  for (const at::Tensor& buffer : module.buffers()) cast(buffer);
+}
+
 }  // namespace
 
 c10::Device ResolveDevice(const std::string& device) {
@@ -177,13 +192,17 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
   torch::jit::Module module;
   try {
     module = torch::jit::load(spec.model_path, device);
+    module.eval();
+    CastFloatingPoint(module, dtype);
+  } catch (const c10::OutOfMemoryError& error) {
+    throw TorchGenError(codes::kOutOfMemory, "model.pt's weights do not fit in the memory of " + spec.device + " (" +
+                                                 std::string(error.what_without_backtrace()) +
+                                                 "); free memory on it, pick another device, or use a smaller model");
   } catch (const c10::Error& error) {
     throw TorchGenError(codes::kModelLoad, "model.pt could not be loaded as TorchScript (" +
                                                std::string(error.what_without_backtrace()) +
                                                "); export it with torch.jit.save or the torch-gen exporter");
   }
-  module.eval();
-  module.to(dtype);
   std::unique_ptr<Model> model(new Model(spec, std::move(module), device, dtype));
   model->Probe();
   return model;
@@ -214,6 +233,7 @@ void Model::Probe() {
                                      "; the `logits` interface expects forward(tokens[B, T] int64) -> logits[B, T, V]",
                                      [&] { return ForwardLogits(torch::zeros({1, 1}, long_options)); });  // [1, 1, V]
     CheckFloatingPoint(logits);
+    probed_ = true;
     return;
   }
   // Two positions in a small cache of its own: checks the cache geometry and the output. Two distinct tokens,
@@ -231,7 +251,10 @@ void Model::Probe() {
   CheckCacheWritten(small, spec_);
   // The last position a request can reach: a module with a shorter position table (GPT-2's learned
   // positions) than the context it is loaded with fails here instead of in the middle of a request.
-  if (spec_.max_context <= 2) return;
+  if (spec_.max_context <= 2) {
+    probed_ = true;
+    return;
+  }
   const int64_t last = spec_.max_context - 1;
   KvCache one_slot(KvCacheShape{spec_.num_layers, 1, spec_.num_kv_heads, spec_.max_context, spec_.head_dim}, dtype_,
                    device_);
@@ -242,6 +265,7 @@ void Model::Probe() {
                  return ForwardWithCache(tokens.narrow(1, 0, 1), torch::full({1, 1}, last, long_options), one_slot,
                                          0, spec_.max_context);  // [1, V]
                });
+  probed_ = true;
 }
 
 std::unique_ptr<KvCache> Model::AllocateCache() const {
@@ -256,7 +280,12 @@ at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& p
   try {
     output = module_.forward({tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch),
                               c10::IValue(kv_len)});
+  } catch (const c10::OutOfMemoryError&) {
+    throw;  // not the module's fault: the caller reports ERR_OUT_OF_MEMORY
   } catch (const c10::Error& error) {
+    // Once the probe has passed, a failing forward is a generation error (the caller's fallback code),
+    // not a sign that the file or the manifest is wrong.
+    if (probed_) throw;
     throw TorchGenError(codes::kModelLoad,
                         "model.pt: forward(tokens, positions, k_cache, v_cache, kv_len) failed; check that the "
                         "manifest's num_layers, num_kv_heads and head_dim match the module (" +
@@ -286,7 +315,10 @@ at::Tensor Model::ForwardLogits(const at::Tensor& tokens) {
   c10::IValue output;
   try {
     output = module_.forward({tokens});
+  } catch (const c10::OutOfMemoryError&) {
+    throw;
   } catch (const c10::Error& error) {
+    if (probed_) throw;
     throw TorchGenError(codes::kModelLoad,
                         "model.pt: forward(tokens[B, T] int64) failed; the `logits` interface expects "
                         "forward(tokens) -> logits[B, T, V] (" +

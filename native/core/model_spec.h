@@ -28,6 +28,7 @@ struct ModelSpec {
   int64_t prefill_chunk = 256;   // prompt tokens per engine step, so running requests keep decoding
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
+  bool cuda_graphs = true;  // replay the decode step as CUDA graphs (CUDA devices, kv-cache interface)
 };
 
 // One generation request, as the engine sees it.

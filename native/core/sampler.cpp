@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "device_copy.h"
+
 namespace torchgen {
 namespace {
 
@@ -54,11 +56,13 @@ at::Tensor RowParam(const std::vector<SamplerRow>& rows, double (*get)(const Sam
                     const at::Device& device) {
   std::vector<float> values(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) values[i] = static_cast<float>(get(*rows[i].params));
-  return at::tensor(values, at::TensorOptions().dtype(at::kFloat)).to(device);
+  return HostToDevice(values, {static_cast<int64_t>(values.size())}, device);
 }
 
+// Every host value goes to the device without waiting for it (device_copy.h): a step's only
+// synchronisation is the copy of the sampled ids back to the host.
 at::Tensor HostIds(const std::vector<int64_t>& ids, const at::Device& device) {
-  return at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(device);
+  return HostToDevice(ids, {static_cast<int64_t>(ids.size())}, device);
 }
 
 }  // namespace
@@ -139,7 +143,7 @@ std::vector<SampledToken> SampleBatch(const at::Tensor& raw, const std::vector<S
     at::Tensor noise = ExponentialNoise(HostIds(keys, device), vocab, long_options);
     // exp(logit) / noise, in logs: argmax(logit - log(noise)); filtered tokens stay at -inf.
     at::Tensor drawn = (processed - at::log(noise)).argmax(-1);
-    at::Tensor is_random = at::tensor(std::vector<int64_t>(random.begin(), random.end()), at::kLong).to(device).to(at::kBool);
+    at::Tensor is_random = HostIds(std::vector<int64_t>(random.begin(), random.end()), device).to(at::kBool);
     chosen = at::where(is_random, drawn, greedy);
   } else {
     chosen = greedy;
@@ -155,8 +159,12 @@ std::vector<SampledToken> SampleBatch(const at::Tensor& raw, const std::vector<S
     to_host.push_back(top_values);
     to_host.push_back(top_ids);
   }
-  // One synchronisation: everything the host needs comes back together.
-  for (at::Tensor& tensor : to_host) tensor = tensor.to(at::kCPU).contiguous();
+  // One synchronisation: the copies are queued without waiting (into pinned memory on CUDA) and only the
+  // last one waits, which, the stream being in order, means that all of them are done.
+  for (size_t i = 0; i < to_host.size(); ++i) {
+    const bool last = i + 1 == to_host.size();
+    to_host[i] = to_host[i].contiguous().to(at::kCPU, /*non_blocking=*/!last);
+  }
 
   std::vector<SampledToken> result(batch);
   const int64_t* ids = to_host[0].data_ptr<int64_t>();

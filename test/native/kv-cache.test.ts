@@ -32,3 +32,33 @@ describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (na
     results.forEach((result, i) => expect(result.tokenIds).toEqual(expected.prompts[i]!.generated_ids));
   });
 });
+
+// Half precision casts the weights only: the exporter's integer buffers (Llama's fixed-point RoPE
+// frequencies) must stay integers, or every position's rotation is garbage (float16 then gives NaN).
+// Tolerances in nats: these random fixtures have logits of magnitude ~10-20; float16 keeps about 3
+// decimal digits of them, bfloat16 about 2, so the float32 choice must be the half-precision best or
+// close to it.
+describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv'])('half-precision weights: %s', (name) => {
+  const expected = readExpected(name);
+  test.each([
+    ['float16', 2e-2],
+    ['bfloat16', 1],
+  ] as const)('%s ranks the float32 greedy token first or within %f of its best', async (dtype, tolerance) => {
+    const reference = await loadModel(fixture(name), { device: 'cpu', maxBatch: 1 });
+    const half = await loadModel(fixture(name), { device: 'cpu', maxBatch: 1, dtype });
+    try {
+      expect(half.info.dtype).toBe(dtype);
+      for (const prompt of expected.prompts) {
+        const options = { maxTokens: 1, temperature: 0, logprobs: 5 } as const;
+        const full = (await reference.complete(prompt.prompt_ids, options)).logprobs![0]!;
+        const reduced = (await half.complete(prompt.prompt_ids, options)).logprobs![0]!;
+        const same = reduced.topLogprobs.find((alternative) => alternative.tokenId === full.tokenId);
+        expect(same, `${prompt.text}: the float32 choice is in the ${dtype} top 5`).toBeDefined();
+        expect(Math.abs(same!.logprob - full.logprob), prompt.text).toBeLessThan(tolerance);
+        expect(reduced.logprob - same!.logprob, prompt.text).toBeLessThan(tolerance);
+      }
+    } finally {
+      await Promise.all([reference.dispose(), half.dispose()]);
+    }
+  });
+});

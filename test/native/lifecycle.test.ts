@@ -4,9 +4,9 @@ import { describe, expect, test } from 'vitest';
 import { fixture } from '../helpers.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
-function runScript(body: string) {
+function runScript(body: string, flags: string[] = []) {
   const script = `import { loadModel } from '@org/torch-gen';\nimport { Worker } from 'node:worker_threads';\n${body}`;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 const model = JSON.stringify(fixture('llama-kv'));
@@ -28,6 +28,29 @@ describe('process and thread lifetimes', () => {
       console.log('done', typeof text);`);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('done string\n');
+  });
+
+  test('a model garbage-collected without dispose() is freed with a warning', () => {
+    const result = runScript(`
+      let model = await loadModel(${model}, { device: 'cpu' });
+      await model.complete('Hello', { maxTokens: 2 });
+      model = null;
+      for (let i = 0; i < 10; i++) { globalThis.gc(); await new Promise((resolve) => setTimeout(resolve, 20)); }
+      console.log('collected');`, ['--expose-gc']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('collected\n');
+    expect(result.stderr).toContain('(torch-gen) warning: a model was garbage-collected without dispose()');
+  });
+
+  test('a disposed model is collected silently', () => {
+    const result = runScript(`
+      let model = await loadModel(${model}, { device: 'cpu' });
+      await model.dispose();
+      model = null;
+      for (let i = 0; i < 10; i++) { globalThis.gc(); await new Promise((resolve) => setTimeout(resolve, 20)); }
+      console.log('collected');`, ['--expose-gc']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toContain('warning');
   });
 
   test('a pending generation keeps the process alive until it finishes', () => {

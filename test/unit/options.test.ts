@@ -7,9 +7,9 @@ const withCuda = () => true;
 
 describe('loadModel options', () => {
   test('device auto picks the CPU without CUDA and the GPU with it, with the matching default dtype', () => {
-    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256 });
-    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100, maxQueue: 1024, prefillChunk: 256 });
-    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256 });
+    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true });
+    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true });
+    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true });
   });
 
   test('rejects a device of the wrong type or form, naming the option', () => {
@@ -35,9 +35,15 @@ describe('loadModel options', () => {
       "dtype: expected 'float32', 'float16' or 'bfloat16', received \"int8\"",
     );
     expect(() => resolveLoadOptions({ devise: 'cpu' }, noCuda, 8192)).toThrow(
-      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`',
+      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `cudaGraphs`',
     );
     expect(() => resolveLoadOptions('cpu', noCuda, 8192)).toThrow('loadModel options: expected an options object, received "cpu"');
+  });
+
+  test('cudaGraphs is a boolean, on by default', () => {
+    expect(resolveLoadOptions({ cudaGraphs: false }, withCuda, 8192)).toMatchObject({ device: 'cuda', cudaGraphs: false });
+    expect(() => resolveLoadOptions({ cudaGraphs: 'no' }, withCuda, 8192)).toThrow('cudaGraphs: expected true or false, received "no"');
+    expect(() => resolveLoadOptions({ cudaGraphs: 0 }, withCuda, 8192)).toThrow(OptionError);
   });
 });
 

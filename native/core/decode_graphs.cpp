@@ -1,0 +1,163 @@
+#include "decode_graphs.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include <ATen/ATen.h>
+
+#ifdef TORCH_GEN_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+#include "failure.h"
+#include "kv_cache.h"
+#include "model.h"
+
+namespace torchgen {
+
+namespace {
+
+#ifdef TORCH_GEN_CUDA
+// Makes `waiter` wait for the work queued on `stream` so far. (ATen's CUDAEvent header would pull in the
+// whole CUDA toolkit's headers; the runtime API is all this needs.)
+void StreamWaits(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& stream) {
+  cudaEvent_t event = nullptr;
+  C10_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  C10_CUDA_CHECK(cudaEventRecord(event, stream.stream()));
+  C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), event, 0));
+  C10_CUDA_CHECK(cudaEventDestroy(event));  // freed once the wait is done; the wait itself stays queued
+}
+#endif
+
+// Smallest bucket: below it, attending to a few hundred masked positions costs less than the captures
+// that finer buckets would need.
+constexpr int64_t kMinBucket = 256;
+// Eager runs before a capture: the TorchScript executor profiles and optimises its graph in the first
+// runs, and cuBLAS sets up its workspace lazily; neither may happen inside a capture.
+constexpr int kWarmupRuns = 3;
+}  // namespace
+
+int64_t GraphKvBucket(int64_t kv_len, int64_t max_context) {
+  int64_t bucket = kMinBucket;
+  while (bucket < kv_len) bucket *= 2;
+  return std::min(bucket, max_context);
+}
+
+struct DecodeGraphs::State {
+  Model& model;
+  KvCache& cache;
+  at::Tensor tokens;     // [max_batch, 1] int64: the graphs' input
+  at::Tensor positions;  // [max_batch, 1] int64
+  at::Tensor logits;     // [max_batch, V] float32: the graphs' output
+  std::atomic<int64_t> captured{0};
+  mutable std::mutex reason_mutex;  // disabled is read by Stats() on another thread
+  std::string disabled;
+#ifdef TORCH_GEN_CUDA
+  c10::MempoolId_t pool;
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<at::cuda::CUDAGraph>> graphs;  // (batch, bucket)
+#endif
+
+  State(Model& model, KvCache& cache) : model(model), cache(cache) {}
+
+  void Disable(std::string reason) {
+    std::lock_guard<std::mutex> lock(reason_mutex);
+    disabled = std::move(reason);
+  }
+  bool IsDisabled() const {
+    std::lock_guard<std::mutex> lock(reason_mutex);
+    return !disabled.empty();
+  }
+
+  // The step on the static buffers: what is captured, and what the warm-up runs.
+  void Step(int64_t batch, int64_t bucket) {
+    at::Tensor out = model.ForwardWithCache(tokens.narrow(0, 0, batch), positions.narrow(0, 0, batch), cache,
+                                            0, bucket);  // [B, V] float32
+    logits.narrow(0, 0, batch).copy_(out);
+  }
+};
+
+DecodeGraphs::DecodeGraphs(Model& model, KvCache& cache) : state_(std::make_unique<State>(model, cache)) {
+  const int64_t slots = cache.shape().slots;
+  const auto device = model.device();
+  state_->tokens = at::zeros({slots, 1}, at::TensorOptions().dtype(at::kLong).device(device));
+  state_->positions = at::zeros({slots, 1}, at::TensorOptions().dtype(at::kLong).device(device));
+  state_->logits = at::zeros({slots, model.spec().vocab_size}, at::TensorOptions().dtype(at::kFloat).device(device));
+#ifdef TORCH_GEN_CUDA
+  if (!device.is_cuda()) state_->Disable("CUDA graphs need a CUDA device");
+  state_->pool = at::cuda::graph_pool_handle();
+#else
+  state_->Disable("this addon was built without the CUDA runtime headers (see CMakeLists.txt)");
+#endif
+}
+
+DecodeGraphs::~DecodeGraphs() = default;
+
+int64_t DecodeGraphs::captured() const { return state_->captured; }
+
+std::string DecodeGraphs::disabled_reason() const {
+  std::lock_guard<std::mutex> lock(state_->reason_mutex);
+  return state_->disabled;
+}
+
+at::Tensor DecodeGraphs::Forward(const at::Tensor& tokens, const at::Tensor& positions, int64_t kv_len) {
+  if (state_->IsDisabled()) return {};
+#ifdef TORCH_GEN_CUDA
+  State& state = *state_;
+  const int64_t batch = tokens.size(0);
+  const int64_t bucket = GraphKvBucket(kv_len, state.cache.shape().max_context);
+  state.tokens.narrow(0, 0, batch).copy_(tokens, /*non_blocking=*/true);
+  state.positions.narrow(0, 0, batch).copy_(positions, /*non_blocking=*/true);
+  const auto key = std::make_pair(batch, bucket);
+  auto found = state.graphs.find(key);
+  if (found == state.graphs.end()) {
+    const c10::Device device = state.model.device();
+    c10::cuda::CUDAGuard device_guard(device);
+    // Capture on a side stream (CUDA does not capture the legacy default stream), ordered after the work
+    // already queued on the current one and before the work queued after it.
+    c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(device.index());
+    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+    StreamWaits(side, current);
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    auto failure = Guarded("CUDA graph capture failed", codes::kInternal, [&] {
+      c10::cuda::CUDAStreamGuard stream_guard(side);
+      // The warm-up runs write this step's keys and values, as the replay below will again: harmless.
+      for (int i = 0; i < kWarmupRuns; ++i) state.Step(batch, bucket);
+      // Thread-local: another engine's thread allocating on the same GPU does not break this capture.
+      graph->capture_begin(state.pool, cudaStreamCaptureModeThreadLocal);
+      try {
+        state.Step(batch, bucket);
+      } catch (...) {
+        try {
+          graph->capture_end();
+        } catch (...) {
+          // The capture is already invalid; the first error is the one to report.
+        }
+        throw;
+      }
+      graph->capture_end();
+    });
+    StreamWaits(current, side);
+    if (failure) {
+      state.Disable(failure->message);
+      return {};
+    }
+    found = state.graphs.emplace(key, std::move(graph)).first;
+    state.captured += 1;
+  }
+  found->second->replay();
+  return state.logits.narrow(0, 0, batch);
+#else
+  (void)tokens;
+  (void)positions;
+  (void)kv_len;
+  return {};
+#endif
+}
+
+}  // namespace torchgen

@@ -1,0 +1,22 @@
+// Host-to-device copies that do not stall the host: on CUDA, through pinned memory and without waiting
+// for the stream, so that a decode step synchronises once (when the sampled ids come back), not once per
+// small input tensor.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+namespace torchgen {
+
+// An int64 tensor of `shape` holding `values`, on `device`. The host vector may be freed at once.
+at::Tensor HostToDevice(const std::vector<int64_t>& values, const std::vector<int64_t>& shape,
+                        const c10::Device& device);
+
+// The same for float32 values.
+at::Tensor HostToDevice(const std::vector<float>& values, const std::vector<int64_t>& shape,
+                        const c10::Device& device);
+
+}  // namespace torchgen

@@ -1,0 +1,20 @@
+// The GPU memory libtorch's caching allocator holds for a device, for model.stats(): what a benchmark
+// reports as peak memory and what an operator watches. All zeros on the CPU, and when the addon was built
+// without the CUDA runtime headers (see CMakeLists.txt).
+#pragma once
+
+#include <cstdint>
+
+#include <c10/core/Device.h>
+
+namespace torchgen {
+
+struct DeviceMemoryStats {
+  int64_t allocated_bytes = 0;       // held by live tensors now
+  int64_t peak_allocated_bytes = 0;  // the most held by live tensors since the process started
+  int64_t reserved_bytes = 0;        // taken from the driver by the allocator (>= allocated)
+};
+
+DeviceMemoryStats DeviceMemory(const c10::Device& device);
+
+}  // namespace torchgen
