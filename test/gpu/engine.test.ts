@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadModel, type Model } from '@org/torch-gen';
-// @ts-expect-error: a plain .mjs module without types
-import { CUDA_GRAPHS_OPTION, acceptsLoadOption } from '../../bench/gpu/load-options.mjs';
+import { loadModel } from '@org/torch-gen';
 import { device, fixtureDir, onCuda, readReferences } from './helpers.js';
 
 // The engine's contracts on the test device: seeded sampling, slots freed by abort and break, device memory
@@ -70,32 +68,33 @@ describe('slots', () => {
 test('the device default dtype and the memory stats', async () => {
   await using model = await loadModel(fixtureDir(FIXTURE), { device, maxBatch: 2, maxContext: 256 });
   await model.complete(prompts[0]!.prompt_ids, { maxTokens: 8 });
-  const stats = model.stats() as ReturnType<Model['stats']> & { devicePeakBytes?: number; deviceReservedBytes?: number };
+  const stats = model.stats();
   expect(model.info.dtype).toBe(onCuda ? 'float16' : 'float32');
   expect(stats.weightBytes).toBeGreaterThan(0);
   expect(stats.cacheBytes).toBeGreaterThan(0);
   if (onCuda) {
     // The allocator's peak holds at least the weights and the cache; reserved memory holds at least the peak.
     expect(stats.devicePeakBytes).toBeGreaterThanOrEqual(stats.weightBytes + stats.cacheBytes);
-    expect(stats.deviceReservedBytes).toBeGreaterThanOrEqual(stats.devicePeakBytes!);
+    expect(stats.deviceReservedBytes).toBeGreaterThanOrEqual(stats.devicePeakBytes);
   }
 });
 
-test(`${CUDA_GRAPHS_OPTION}: true decodes the same greedy tokens as without`, async () => {
-  const accepted = await acceptsLoadOption(fixtureDir(FIXTURE), CUDA_GRAPHS_OPTION);
-  if (!onCuda) {
-    // On the CPU there is nothing to capture: the check is only that the probe answers.
-    expect(typeof accepted).toBe('boolean');
-    return;
-  }
-  expect(accepted, `loadModel does not accept \`${CUDA_GRAPHS_OPTION}\`: the native CUDA-graph work is not in this build`).toBe(true);
+test('CUDA graphs decode the same greedy tokens as the eager step, and are captured', async () => {
   const options = { device, dtype: 'float32' as const, maxBatch: 4, maxContext: 256 };
-  const run = async (graphs: boolean) => {
-    await using model = await loadModel(fixtureDir(FIXTURE), { ...options, ...(graphs ? { [CUDA_GRAPHS_OPTION]: true } : {}) });
+  const run = async (cudaGraphs: boolean) => {
+    await using model = await loadModel(fixtureDir(FIXTURE), { ...options, cudaGraphs });
     // Alone and 4 together: the graph captured for batch 1 and the one for batch 4.
     const alone = await model.complete(prompts[0]!.prompt_ids, { maxTokens: 64 });
     const together = await Promise.all(prompts.slice(0, 4).map((p) => model.complete(p.prompt_ids, { maxTokens: 64 })));
-    return [alone.tokenIds, ...together.map((r) => r.tokenIds)];
+    return { ids: [alone.tokenIds, ...together.map((r) => r.tokenIds)], stats: model.stats() };
   };
-  expect(await run(true)).toEqual(await run(false));
+  const [graphs, eager] = [await run(true), await run(false)];
+  expect(graphs.ids).toEqual(eager.ids);
+  if (onCuda) {
+    expect(graphs.stats.cudaGraphsOff, 'the reason CUDA graphs turned off').toBe('');
+    expect(graphs.stats.cudaGraphsCaptured).toBeGreaterThanOrEqual(2);
+    expect(eager.stats).toMatchObject({ cudaGraphsCaptured: 0, cudaGraphsOff: 'turned off by the cudaGraphs option' });
+  } else {
+    expect(graphs.stats).toMatchObject({ cudaGraphsCaptured: 0, cudaGraphsOff: '' });
+  }
 });
