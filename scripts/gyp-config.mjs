@@ -22,6 +22,8 @@ const lists = {
   cflags: [
     ...torch.includeDirs.flatMap((dir) => ['-isystem', dir]),
     `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`,
+    // After node-gyp's own -std=gnu++17, so that a libtorch needing C++20 gets it (see libtorch.mjs).
+    ...(torch.cxxStandard > 17 ? [`-std=gnu++${torch.cxxStandard}`] : []),
     // CUDA graphs and allocator statistics (see CMakeLists.txt).
     ...torch.cudaIncludes.flatMap((dir) => ['-isystem', dir]),
     ...(torch.cudaIncludes.length > 0 ? ['-DTORCH_GEN_CUDA=1'] : []),

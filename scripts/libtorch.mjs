@@ -23,7 +23,7 @@ export function torchPython() {
 export class LibtorchNotFound extends Error {}
 
 /**
- * Returns { dir, includeDirs, libDir, version, cxx11Abi, hasCuda, cudaIncludes, source }. Throws LibtorchNotFound.
+ * Returns { dir, includeDirs, libDir, version, cxx11Abi, hasCuda, cudaIncludes, cxxStandard, source }. Throws LibtorchNotFound.
  */
 export function findLibtorch() {
   let dir;
@@ -68,6 +68,7 @@ export function findLibtorch() {
     cxx11Abi: usesCxx11Abi(join(libDir, 'libc10.so')),
     hasCuda: existsSync(join(libDir, 'libtorch_cuda.so')),
     cudaIncludes: findCudaIncludes(dir, libDir),
+    cxxStandard: cxxStandard(include),
   };
 }
 
@@ -107,6 +108,15 @@ function findCudaIncludes(dir, libDir) {
     ['cuda_runtime_api.h', join('crt', 'host_defines.h')].every((header) => dirs.some((d) => existsSync(join(d, header))));
   const found = candidates.find(complete);
   return found ? found.map((d) => resolve(d)) : [];
+}
+
+// The C++ standard to build with: ours is 17, but a newer libtorch may need more, and its headers say so
+// with an #error naming the standard ("C++20 or later compatible compiler is required"); follow them
+// rather than fail there. CMakeLists.txt and binding.gyp both ask here.
+function cxxStandard(include) {
+  const headers = [join(include, 'ATen', 'ATen.h'), join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'all.h')];
+  const needs20 = headers.some((header) => existsSync(header) && readFileSync(header, 'utf8').includes('C++20 or later'));
+  return needs20 ? 20 : 17;
 }
 
 function readVersion(include) {
