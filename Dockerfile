@@ -87,7 +87,10 @@ COPY bin bin
 RUN TORCH_GEN_RPATH="\$ORIGIN/../../.venv/lib/python${PYTHON_VERSION}/site-packages/torch/lib" node scripts/build-native.mjs \
  && readelf -d build/Release/torch_gen.node | grep -q 'R.*PATH.*\$ORIGIN/../../.venv' \
  && npm run build:ts \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf ".venv/lib/python${PYTHON_VERSION}/site-packages/nvidia/cuda_nvcc"
+# (cuda_nvcc: the CUDA headers the addon compiled against, from torchGen.cudaHeadersPackage, and the compiler
+# that comes with them; nothing loads them at run time, and the runtime stage copies nvidia/ whole.)
 
 # ---- runtime: the CUDA runtime image, Node, the built package and libtorch's shared libraries ----
 FROM nvidia/cuda:${CUDA_VERSION}-cudnn-runtime-ubuntu24.04 AS runtime
