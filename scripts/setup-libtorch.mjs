@@ -9,7 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot, venvDir, venvPython } from './libtorch.mjs';
+import { findLibtorch, projectRoot, venvDir, venvPython } from './libtorch.mjs';
 
 const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8'));
 const torchVersion = pkg.torchGen.torchVersion;
@@ -33,13 +33,6 @@ function installedVersion(python, module) {
   } catch {
     return null;
   }
-}
-
-function pythonSitePackages() {
-  const version = execFileSync(venvPython, ['-c', 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")'], {
-    encoding: 'utf8',
-  }).trim();
-  return join('lib', version, 'site-packages');
 }
 
 function findSystemPython() {
@@ -69,9 +62,9 @@ if (current === torchVersion) {
 
 // The CUDA headers the addon's CUDA graphs compile against (see findCudaIncludes in libtorch.mjs): the
 // torch wheel brings the runtime's, and this package the crt/ ones they include. Headers only matter at
-// build time; the addon runs without a GPU all the same.
+// build time; the addon runs without a GPU all the same. A user's own torch brings (or lacks) its own.
 const cudaHeaders = pkg.torchGen.cudaHeadersPackage;
-if (cudaHeaders && !existsSync(join(venvDir, pythonSitePackages(), 'nvidia', 'cuda_nvcc', 'include', 'crt'))) {
+if (cudaHeaders && !bringsOwnTorch && !existsSync(join(findLibtorch().dir, '..', 'nvidia', 'cuda_nvcc', 'include', 'crt'))) {
   run(pip[0], [...pip[1], '--no-deps', cudaHeaders]);
 }
 

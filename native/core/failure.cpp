@@ -8,16 +8,10 @@ namespace torchgen {
 namespace {
 
 // An error raised inside a TorchScript module arrives wrapped in the interpreter's traceback of the
-// serialized code; the user needs its last line, the error itself ("RuntimeError: ...").
+// serialized code; other errors' lines all count.
 std::string WithoutScriptTraceback(const std::string& message) {
-  if (message.find("The following operation failed in the TorchScript interpreter") == std::string::npos) {
-    return message;
-  }
-  const size_t end = message.find_last_not_of("\n ");
-  if (end == std::string::npos) return message;
-  const size_t newline = message.rfind('\n', end);
-  const size_t start = newline == std::string::npos ? 0 : newline + 1;
-  return message.substr(start, end + 1 - start);
+  const bool scripted = message.find("The following operation failed in the TorchScript interpreter") != std::string::npos;
+  return scripted ? LastLine(message) : message;
 }
 
 // libtorch's CPU allocator reports a failed allocation as a plain c10::Error (and inside a TorchScript
@@ -27,6 +21,14 @@ const char* CodeFor(const std::string& message, const char* fallback_code) {
 }
 
 }  // namespace
+
+std::string LastLine(const std::string& message) {
+  const size_t end = message.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return message;
+  const size_t newline = message.rfind('\n', end);
+  const size_t start = newline == std::string::npos ? 0 : newline + 1;
+  return message.substr(start, end - start + 1);
+}
 
 Failure DescribeCurrentException(const char* fallback_code) {
   try {

@@ -36,6 +36,10 @@ class TorchGenError : public std::runtime_error {
   std::string code_;
 };
 
+// The last non-empty line of a message. The TorchScript interpreter prints the script's whole traceback
+// first and the error itself ("RuntimeError: shape mismatch: ...") last; a user needs only that line.
+std::string LastLine(const std::string& message);
+
 // Describes the exception being handled; call only inside a catch block. `fallback_code` is used for
 // exceptions that are not torch-gen's own (a c10::Error while loading a model is a load error, say).
 Failure DescribeCurrentException(const char* fallback_code);

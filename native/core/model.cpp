@@ -41,16 +41,6 @@ void CheckFloatingPoint(const at::Tensor& logits) {
   }
 }
 
-// The last non-empty line of a message. The TorchScript interpreter prints the script's whole traceback
-// first and the error itself ("RuntimeError: shape mismatch: ...") last; a user needs only that line.
-std::string LastLine(const std::string& message) {
-  const size_t end = message.find_last_not_of(" \t\r\n");
-  if (end == std::string::npos) return message;
-  const size_t newline = message.rfind('\n', end);
-  const size_t start = newline == std::string::npos ? 0 : newline + 1;
-  return message.substr(start, end - start + 1);
-}
-
 std::string Reason(const std::exception& error) {
   if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error)) {
     return LastLine(torch_error->what_without_backtrace());
@@ -233,7 +223,6 @@ void Model::Probe() {
                                      "; the `logits` interface expects forward(tokens[B, T] int64) -> logits[B, T, V]",
                                      [&] { return ForwardLogits(torch::zeros({1, 1}, long_options)); });  // [1, 1, V]
     CheckFloatingPoint(logits);
-    probed_ = true;
     return;
   }
   // Two positions in a small cache of its own: checks the cache geometry and the output. Two distinct tokens,
@@ -251,10 +240,7 @@ void Model::Probe() {
   CheckCacheWritten(small, spec_);
   // The last position a request can reach: a module with a shorter position table (GPT-2's learned
   // positions) than the context it is loaded with fails here instead of in the middle of a request.
-  if (spec_.max_context <= 2) {
-    probed_ = true;
-    return;
-  }
+  if (spec_.max_context <= 2) return;
   const int64_t last = spec_.max_context - 1;
   KvCache one_slot(KvCacheShape{spec_.num_layers, 1, spec_.num_kv_heads, spec_.max_context, spec_.head_dim}, dtype_,
                    device_);
@@ -265,7 +251,6 @@ void Model::Probe() {
                  return ForwardWithCache(tokens.narrow(1, 0, 1), torch::full({1, 1}, last, long_options), one_slot,
                                          0, spec_.max_context);  // [1, V]
                });
-  probed_ = true;
 }
 
 std::unique_ptr<KvCache> Model::AllocateCache() const {
@@ -276,21 +261,10 @@ std::unique_ptr<KvCache> Model::AllocateCache() const {
 at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& positions, KvCache& cache,
                                    int64_t first_slot, int64_t kv_len) {
   const int64_t batch = tokens.size(0);
-  c10::IValue output;
-  try {
-    output = module_.forward({tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch),
-                              c10::IValue(kv_len)});
-  } catch (const c10::OutOfMemoryError&) {
-    throw;  // not the module's fault: the caller reports ERR_OUT_OF_MEMORY
-  } catch (const c10::Error& error) {
-    // Once the probe has passed, a failing forward is a generation error (the caller's fallback code),
-    // not a sign that the file or the manifest is wrong.
-    if (probed_) throw;
-    throw TorchGenError(codes::kModelLoad,
-                        "model.pt: forward(tokens, positions, k_cache, v_cache, kv_len) failed; check that the "
-                        "manifest's num_layers, num_kv_heads and head_dim match the module (" +
-                            std::string(error.what_without_backtrace()) + ")");
-  }
+  // What forward throws passes through: Probe turns it into a load error, the engine into a generation
+  // error (or ERR_OUT_OF_MEMORY).
+  const c10::IValue output = module_.forward(
+      {tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch), c10::IValue(kv_len)});
   if (!output.isTensor()) {
     throw TorchGenError(codes::kModelLoad, "model.pt: forward did not return a tensor of logits (it returned " +
                                                output.tagKind() + ")");
@@ -312,18 +286,7 @@ at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& p
 }
 
 at::Tensor Model::ForwardLogits(const at::Tensor& tokens) {
-  c10::IValue output;
-  try {
-    output = module_.forward({tokens});
-  } catch (const c10::OutOfMemoryError&) {
-    throw;
-  } catch (const c10::Error& error) {
-    if (probed_) throw;
-    throw TorchGenError(codes::kModelLoad,
-                        "model.pt: forward(tokens[B, T] int64) failed; the `logits` interface expects "
-                        "forward(tokens) -> logits[B, T, V] (" +
-                            std::string(error.what_without_backtrace()) + ")");
-  }
+  const c10::IValue output = module_.forward({tokens});  // throws through, as in ForwardWithCache
   at::Tensor logits = LogitsFromOutput(output);  // [B, T, V]
   const bool shape_ok = logits.dim() == 3 && logits.size(0) == tokens.size(0) && logits.size(1) == tokens.size(1);
   if (!shape_ok) {

@@ -55,7 +55,6 @@ class Model {
   c10::ScalarType dtype_;
   int64_t parameter_count_ = 0;
   int64_t weight_bytes_ = 0;
-  bool probed_ = false;  // the load-time probe passed: later forward failures are generation errors
 };
 
 // Parses "cpu", "cuda", "cuda:N" and checks that the device exists. Throws TorchGenError(ERR_DEVICE).
