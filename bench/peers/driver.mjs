@@ -74,6 +74,19 @@ export async function timeTokens(batches, start, limit) {
 }
 
 /**
+ * Starts a measurement of the cores this process keeps busy (CPU time of all its threads over wall time);
+ * the function it returns ends it. An engine that runs on one core of two shows 1.0 here.
+ */
+function coresBusy() {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return (used.user + used.system) / 1000 / (performance.now() - start);
+  };
+}
+
+/**
  * The single-stream job every driver runs: per prompt, `warmup` untimed generations, then `runs` timed
  * ones. `generate(ids, maxTokens)` returns an async iterable of token-id batches. The ids of the first
  * timed run are kept for the cross-engine agreement check.
@@ -83,12 +96,13 @@ export async function runSingle(spec, generate) {
   for (const prompt of spec.prompts) {
     for (let i = 0; i < spec.warmup; i++) await timeTokens(generate(prompt.ids, spec.newTokens), performance.now(), spec.newTokens);
     const runs = [];
+    const busy = coresBusy();
     for (let i = 0; i < spec.runs; i++) {
       const start = performance.now();
       runs.push(await timeTokens(generate(prompt.ids, spec.newTokens), start, spec.newTokens));
     }
     const ids = runs[0]?.ids ?? [];
-    prompts.push({ name: prompt.name, promptTokens: prompt.ids.length, ids, runs: runs.map(({ ids: _, ...run }) => run) });
+    prompts.push({ name: prompt.name, promptTokens: prompt.ids.length, ids, coresBusy: busy(), runs: runs.map(({ ids: _, ...run }) => run) });
     console.error(`${spec.engine.id}: prompt ${prompt.name}: ${runs.map((r) => r.decodeTokensPerS?.toFixed(1)).join(' ')} tok/s`);
   }
   return prompts;
@@ -116,7 +130,10 @@ export async function runConcurrent(spec, generate) {
   };
   for (let i = 0; i < spec.warmup; i++) await once();
   const runs = [];
-  for (let i = 0; i < spec.runs; i++) runs.push(await once());
+  for (let i = 0; i < spec.runs; i++) {
+    const busy = coresBusy();
+    runs.push({ ...(await once()), coresBusy: busy() });
+  }
   console.error(`${spec.engine.id}: ${spec.prompts.length} concurrent: ${runs.map((r) => r.aggregateTokensPerS.toFixed(1)).join(' ')} tok/s`);
   return runs;
 }

@@ -78,14 +78,18 @@ def run_prompt(model: Any, prompt: dict[str, Any], spec: dict[str, Any]) -> dict
             time_generation(model, input_ids, settings, "cpu")
         output = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=settings)
     runs = []
+    cpu_began, wall_began = time.process_time(), time.perf_counter()
     for _ in range(spec["runs"]):
         timed = time_generation(model, input_ids, settings, "cpu")
         runs.append({"ttftMs": timed["ttft_ms"], "decodeTokensPerS": timed["decode_tokens_per_s"],
                      "generated": timed["generated_per_row"]})
+    # CPU time of all threads over wall time, as bench/peers/driver.mjs's coresBusy measures it.
+    cores_busy = (time.process_time() - cpu_began) / (time.perf_counter() - wall_began)
     ids = output[0, input_ids.shape[1]:].tolist()
     print(f"{spec['engine']['id']}: prompt {prompt['name']}: "
           + " ".join(f"{r['decodeTokensPerS']:.1f}" for r in runs) + " tok/s", file=sys.stderr, flush=True)
-    return {"name": prompt["name"], "promptTokens": len(prompt["ids"]), "ids": ids, "runs": runs}
+    return {"name": prompt["name"], "promptTokens": len(prompt["ids"]), "ids": ids, "coresBusy": cores_busy,
+            "runs": runs}
 
 
 def main(argv: list[str]) -> int:

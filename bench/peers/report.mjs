@@ -37,6 +37,7 @@ function summarizeSingle(result, bandwidthGBps) {
       // bound ms / measured ms: 1.0 would be every step reading the weights at the measured bandwidth.
       fractionOfBound: decode && boundMs ? (boundMs * decode.median) / 1000 : null,
       generatedMin: Math.min(...prompt.runs.map((r) => r.generated)),
+      coresBusy: prompt.coresBusy ?? null,
     };
   }
   return { weightBytesPerToken: result.weightBytesPerToken, boundMsPerToken: boundMs, prompts };
@@ -123,7 +124,8 @@ export function markdown(report) {
     'weights MB/token',
     'of the bandwidth bound',
     'peak RSS MB (generating / whole)',
-    `greedy tokens equal to ${summary.agreement.reference ?? 'reference'}`,
+    `cores busy (${settings.promptLengths.join(' / ')})`,
+    `greedy tokens equal to ${summary.agreement.reference ?? 'the reference'} (${settings.promptLengths.join(' / ')} tokens)`,
   ].filter((h) => h !== null);
   lines.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
   for (const engine of engines) {
@@ -145,22 +147,24 @@ export function markdown(report) {
       mb(s.weightBytesPerToken),
       s.prompts[short]?.fractionOfBound ? `${Math.round(s.prompts[short].fractionOfBound * 100)}%` : '',
       `${mb(entry.single.generationPeakRssBytes)} / ${mb(entry.single.peakRssBytes)}`,
+      Object.values(s.prompts).map((p) => fixed(p.coresBusy)).join(' / '),
       Object.entries(agree).map(([name, a]) => `${a.equal}/${a.of}`).join(', '),
     ].filter((c) => c !== null);
     lines.push(`| ${cells.join(' | ')} |`);
   }
   const concurrent = engines.filter((e) => results[e.id]?.concurrent);
   if (concurrent.length > 0) {
-    lines.push('', `| engine | ${settings.concurrency} concurrent requests, aggregate tok/s | TTFT median ms | peak RSS MB (generating / whole) |`, '|---|---:|---:|---:|');
+    lines.push('', `| engine | ${settings.concurrency} concurrent requests, aggregate tok/s | TTFT median ms | peak RSS MB (generating / whole) | cores busy |`, '|---|---:|---:|---:|---:|');
     for (const engine of concurrent) {
       const c = results[engine.id].concurrent;
       if (!c.runs) {
-        lines.push(`| ${engine.label} | failed: ${c.failed} | | |`);
+        lines.push(`| ${engine.label} | failed: ${c.failed} | | | |`);
         continue;
       }
       const agg = spread(c.runs.map((r) => r.aggregateTokensPerS));
       const ttft = spread(c.runs.map((r) => r.ttftMedianMs));
-      lines.push(`| ${engine.label} | ${triple(agg)} | ${fixed(ttft?.median, 0)} | ${mb(c.generationPeakRssBytes)} / ${mb(c.peakRssBytes)} |`);
+      const busy = spread(c.runs.map((r) => r.coresBusy));
+      lines.push(`| ${engine.label} | ${triple(agg)} | ${fixed(ttft?.median, 0)} | ${mb(c.generationPeakRssBytes)} / ${mb(c.peakRssBytes)} | ${fixed(busy?.median)} |`);
     }
   }
   lines.push('', '| issue 14 target | ratio | target | met |', '|---|---:|---:|---|');
