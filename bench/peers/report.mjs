@@ -119,7 +119,7 @@ export function markdown(report) {
       'process over the wall time of the timed runs.',
     '',
     `SmolLM2-135M-Instruct, greedy, batch 1, ${settings.newTokens} new tokens, ${settings.threads} threads for every engine, ` +
-      `the same token ids (no BOS), ${settings.runs} runs after ${settings.warmup} warm-up; median (min-max). ` +
+      `the same token ids (no BOS), ${settings.runs} run${settings.runs === 1 ? '' : 's'} after ${settings.warmup} warm-up; median (min-max). ` +
       `${cpu.model} (${machine.logicalCpus} logical CPUs; ${cpu.flags.join(' ')}), ${machine.date.slice(0, 10)}, commit ${machine.commit}. ` +
       `Command: \`${settings.command}\`.`,
     '',
@@ -188,8 +188,14 @@ export function markdown(report) {
 }
 
 function notes(report) {
-  const { summary, results, bandwidth, settings } = report;
+  const { summary, results, bandwidth, settings, machine } = report;
   const out = [];
+  // Every engine here is bound by the cores; another process on them makes the figures someone else's.
+  // Only the load before the run says so: during it, the run's own children are the load.
+  const load = machine.loadAverage1m ?? 0;
+  if (load > machine.logicalCpus / 4) {
+    out.push(`**The machine was busy (1-minute load average ${load.toFixed(1)} on ${machine.logicalCpus} CPUs): these figures measure the contention, not the engines.**`);
+  }
   if (summary.bandwidthGBps) {
     out.push(
       `Bandwidth bound: ${summary.bandwidthGBps.toFixed(1)} GB/s read with ${settings.threads} threads (best of the probes: ` +

@@ -8,7 +8,7 @@ import { ENGINES } from '../../bench/peers/engines.mjs';
 import { markdown, spread, summarize } from '../../bench/peers/report.mjs';
 
 const settings = { runs: 3, warmup: 1, newTokens: 4, threads: 2, concurrency: 16, maxContext: 1024, promptLengths: [9, 519], command: 'npm run bench:peers' };
-const machine = { cpu: { model: 'Test CPU', flags: ['avx2'] }, logicalCpus: 2, date: '2026-11-30T00:00:00.000Z', commit: 'abc1234' };
+const machine = { cpu: { model: 'Test CPU', flags: ['avx2'] }, logicalCpus: 2, loadAverage1m: 0.1, date: '2026-11-30T00:00:00.000Z', commit: 'abc1234' };
 const bandwidth = [{ bestGBps: 20, method: 'probe' }, { bestGBps: 25, method: 'probe' }];
 
 function single(decode: number[], ttft: number[], ids: number[], weightBytesPerToken = 500e6) {
@@ -88,6 +88,13 @@ describe('bench/peers report', () => {
     expect(text).toContain('| torch-gen int8 | not available: models/smollm2-135m-instruct-int8 not found: export it |');
     expect(text).toContain('| node-llama-cpp F16 | failed: exited with code 1 |');
     expect(text).toContain('| torch-gen FP32 | 17.0 (17.0-17.0) | 17.0 (17.0-17.0) | 90 (90-90) | 90 (90-90) | 500 | 34% | 800 / 900 | 1.9 / 1.8 | 4/4, 4/4 |');
+  });
+
+  test('a machine busy when the run started is called out; a quiet one is not', () => {
+    const quiet = report({ 'torch-gen-fp32': { single: single([10, 10, 10], [50, 50, 50], [1, 2, 3, 4]) } });
+    expect(markdown(quiet)).not.toContain('The machine was busy');
+    const busy = { ...quiet, machine: { ...machine, loadAverage1m: 3.1 } };
+    expect(markdown(busy)).toContain('The machine was busy (1-minute load average 3.1 on 2 CPUs)');
   });
 
   test('a run cut short by an end-of-sequence token is called out', () => {
