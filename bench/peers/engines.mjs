@@ -37,7 +37,7 @@ export const ENGINES = [
     driver: 'torch-gen',
     precision: 'int8',
     model: 'models/smollm2-135m-instruct-int8',
-    make: 'torch-gen export with --quantize int8 into models/smollm2-135m-instruct-int8 (issue 14)',
+    make: 'npm run model:default -- --int8-variant (torch-gen export --quantize int8 into that directory)',
     load: {},
   },
   {

@@ -213,7 +213,8 @@ function notes(report) {
     if (short) out.push(`${id}: a run generated ${short.generatedMin} of ${settings.newTokens} tokens (an end-of-sequence token): its figures cover fewer steps.`);
     const info = entry.single?.info;
     if (info) {
-      const threadFacts = Object.entries(info).filter(([k]) => /thread|graph|node/i.test(k) && typeof info[k] !== 'object');
+      // What an engine says about how it runs: threads, graph nodes and optimisation, quantization.
+      const threadFacts = Object.entries(info).filter(([k, v]) => /thread|graph|node|quantiz/i.test(k) && v !== null && typeof v !== 'object');
       if (threadFacts.length) out.push(`${id}: ${threadFacts.map(([k, v]) => `${k} ${v}`).join(', ')}`);
     }
   }
