@@ -86,7 +86,7 @@ export function summarize({ results, bandwidth, settings }) {
   }
   const shortPrompt = String(settings.promptLengths[0]);
   const targets = TARGETS.map((t) =>
-    ratio(t.metric === 'concurrent' ? { ...t, what: `${settings.concurrency} ${t.what}` } : t, results, summaries, shortPrompt),
+    ratio(t.metric === 'concurrent' ? { ...t, what: settings.concurrency > 0 ? `${settings.concurrency} ${t.what}` : `${t.what} (--concurrency 0)` } : t, results, summaries, shortPrompt),
   );
   const fraction = summaries[BOUND_TARGET.engine]?.prompts[shortPrompt]?.fractionOfBound;
   targets.push({
