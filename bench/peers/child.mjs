@@ -40,6 +40,9 @@ export async function run(name, command, args, { env = {}, timeoutMs = 30 * 60_0
   return { ok: failure === null, failure, stdout, stderrTail: tail.slice(-TAIL_LINES) };
 }
 
+/** The JSON object a script printed as its last line of stdout (anything a library printed before it is skipped). */
+export const lastJsonLine = (stdout) => JSON.parse(stdout.trim().split('\n').pop());
+
 /** Runs a driver on `spec`; resolves with its result object, or { failed, stderrTail } when it failed. */
 export async function runDriver(name, command, args, spec, options) {
   const dir = mkdtempSync(join(tmpdir(), 'peers-'));

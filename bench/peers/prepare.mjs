@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot, venvPython } from '../../scripts/libtorch.mjs';
-import { run } from './child.mjs';
+import { lastJsonLine, run } from './child.mjs';
 import { DEFAULT_MODEL } from './engines.mjs';
 
 export const python = process.env.TORCH_GEN_PYTHON || venvPython;
@@ -55,7 +55,7 @@ export async function ensureLlama() {
 export async function ensureGgufs() {
   const outcome = await run('gguf', python, [join(here, 'write_ggufs.py'), ggufDir]);
   if (!outcome.ok) return { reason: `bench/peers/write_ggufs.py failed (${outcome.failure}): ${outcome.stderrTail.slice(-1)}` };
-  return { index: JSON.parse(outcome.stdout.trim().split('\n').pop()) };
+  return { index: lastJsonLine(outcome.stdout) };
 }
 
 /** Why the transformers driver cannot run here, or null. */

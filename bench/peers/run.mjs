@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../../scripts/libtorch.mjs';
-import { run, runDriver } from './child.mjs';
+import { lastJsonLine, run, runDriver } from './child.mjs';
 import { ENGINES } from './engines.mjs';
 import { machine } from './machine.mjs';
 import { ensureGgufs, ensureLlama, python, tokenPrompts, torchGenMissing, transformersMissing } from './prepare.mjs';
@@ -79,7 +79,7 @@ const prompts = await tokenPrompts(settings.promptLengths, settings.concurrency)
 
 async function probeBandwidth() {
   const outcome = await run('bandwidth', python, [join(here, 'bandwidth.py'), String(settings.threads)], { env: childEnv });
-  return outcome.ok ? JSON.parse(outcome.stdout) : { failed: outcome.failure };
+  return outcome.ok ? lastJsonLine(outcome.stdout) : { failed: outcome.failure };
 }
 
 /** Why each driver kind cannot run, found once per kind (null: it can), and the GGUF index. */
