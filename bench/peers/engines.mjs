@@ -5,7 +5,8 @@
 //   label      the table's name for it
 //   driver     the child that runs it: torch-gen.mjs, llama.mjs (node) or hf_driver.py (python)
 //   precision  the weights as the decode step reads them (the report pairs engines of one precision)
-//   model      torch-gen: the model directory; `make` says how to produce it when it is missing
+//   model      torch-gen: the model directory; `make` the arguments of scripts/model-default.mjs that
+//              export it (run before measuring: it does nothing when the export is up to date)
 //   load       torch-gen: loadModel options besides threads, maxBatch and maxContext
 //   gguf       node-llama-cpp: the key of the GGUF in bench/peers/write_ggufs.py's index
 //   concurrent whether the concurrent-requests run measures it too
@@ -18,7 +19,7 @@ export const ENGINES = [
     driver: 'torch-gen',
     precision: 'fp32',
     model: DEFAULT_MODEL,
-    make: 'npm run model:default',
+    make: [],
     load: {},
     concurrent: true,
   },
@@ -28,7 +29,7 @@ export const ENGINES = [
     driver: 'torch-gen',
     precision: 'bf16',
     model: DEFAULT_MODEL,
-    make: 'npm run model:default',
+    make: [],
     load: { dtype: 'bfloat16' },
   },
   {
@@ -37,7 +38,7 @@ export const ENGINES = [
     driver: 'torch-gen',
     precision: 'int8',
     model: 'models/smollm2-135m-instruct-int8',
-    make: 'npm run model:default -- --int8-variant (torch-gen export --quantize int8 into that directory)',
+    make: ['--int8-variant'],
     load: {},
   },
   {

@@ -64,9 +64,21 @@ export async function transformersMissing() {
   return outcome.ok ? null : `${python} cannot import torch, transformers and gguf: run \`npm run setup:python\``;
 }
 
-/** Why the torch-gen driver cannot run `engine` here, or null. */
-export function torchGenMissing(engine) {
+const exports = new Map();
+
+/**
+ * Exports `engine`'s model directory with scripts/model-default.mjs (once per set of arguments; the
+ * script skips an export that is up to date), and says why the torch-gen driver cannot run it, or null.
+ */
+export async function torchGenMissing(engine) {
   if (!existsSync(join(projectRoot, 'dist', 'index.js'))) return 'dist/ is not built: run `npm run build`';
-  if (!existsSync(join(projectRoot, engine.model, 'torch-gen.json'))) return `${engine.model} not found: ${engine.make}`;
+  const key = engine.make.join(' ');
+  if (!exports.has(key)) {
+    exports.set(key, await run('model-default', process.execPath, [join(projectRoot, 'scripts', 'model-default.mjs'), ...engine.make]));
+  }
+  const outcome = exports.get(key);
+  const command = `npm run model:default${key ? ` -- ${key}` : ''}`;
+  if (!outcome.ok) return `\`${command}\` failed (${outcome.failure}): ${outcome.stderrTail.slice(-1)}`;
+  if (!existsSync(join(projectRoot, engine.model, 'torch-gen.json'))) return `${engine.model} not found after \`${command}\``;
   return null;
 }

@@ -208,6 +208,15 @@ function notes(report) {
   if (parity === true) out.push('torch-gen FP32 and transformers FP32 generated identical greedy tokens on every prompt.');
   const first = Object.values(summary.agreement.texts ?? {})[0];
   if (first) out.push(`${summary.agreement.reference} on the short prompt: ${JSON.stringify(first.prompt)} -> ${JSON.stringify(first.generated.slice(0, 160))}`);
+  // Every torch-gen variant holds the same weights, so the same parameter count; a smaller one means the
+  // count (and so the bound above) misses weights that variant stores outside ordinary tensors.
+  const fp32Parameters = results['torch-gen-fp32']?.single?.info?.parameters;
+  for (const [id, entry] of Object.entries(results)) {
+    const parameters = entry.single?.info?.parameters;
+    if (id.startsWith('torch-gen-') && fp32Parameters && parameters && parameters !== fp32Parameters) {
+      out.push(`${id}: model.info.parameters is ${parameters}, FP32's is ${fp32Parameters}: its weight bytes per token and bound fraction are counted from the former.`);
+    }
+  }
   for (const [id, entry] of Object.entries(results)) {
     const short = Object.values(summary.engines[id]?.prompts ?? {}).find((p) => p.generatedMin < settings.newTokens);
     if (short) out.push(`${id}: a run generated ${short.generatedMin} of ${settings.newTokens} tokens (an end-of-sequence token): its figures cover fewer steps.`);

@@ -82,21 +82,28 @@ async function probeBandwidth() {
   return outcome.ok ? lastJsonLine(outcome.stdout) : { failed: outcome.failure };
 }
 
-/** Why each driver kind cannot run, found once per kind (null: it can), and the GGUF index. */
+/**
+ * Why each engine cannot run (null: it can), found before anything is measured: torch-gen models are
+ * exported, node-llama-cpp installed and its GGUFs written here. Also the GGUF index.
+ */
 async function availability() {
   const drivers = new Set(engines.map((e) => e.driver));
-  const missing = {};
+  const byDriver = {};
   let ggufs = null;
-  if (drivers.has('transformers')) missing.transformers = await transformersMissing();
+  if (drivers.has('transformers')) byDriver.transformers = await transformersMissing();
   if (drivers.has('llama')) {
-    missing.llama = await ensureLlama();
-    if (!missing.llama) {
+    byDriver.llama = await ensureLlama();
+    if (!byDriver.llama) {
       const outcome = await ensureGgufs();
-      missing.llama = outcome.reason ?? null;
+      byDriver.llama = outcome.reason ?? null;
       ggufs = outcome.index ?? null;
     }
   }
-  return { missing, ggufs };
+  const reasons = {};
+  for (const engine of engines) {
+    reasons[engine.id] = engine.driver === 'torch-gen' ? await torchGenMissing(engine) : byDriver[engine.driver];
+  }
+  return { reasons, ggufs };
 }
 
 function driverCommand(engine) {
@@ -104,11 +111,11 @@ function driverCommand(engine) {
   return [process.execPath, [join(here, `${engine.driver}.mjs`)]];
 }
 
-const { missing, ggufs } = await availability();
+const { reasons, ggufs } = await availability();
 const bandwidth = [await probeBandwidth()];
 const results = {};
 for (const engine of engines) {
-  const reason = engine.driver === 'torch-gen' ? torchGenMissing(engine) : missing[engine.driver];
+  const reason = reasons[engine.id];
   if (reason) {
     results[engine.id] = { unavailable: reason };
     console.error(`bench/peers: ${engine.id}: not available: ${reason}`);

@@ -97,6 +97,15 @@ describe('bench/peers report', () => {
     expect(markdown(busy)).toContain('The machine was busy (1-minute load average 3.1 on 2 CPUs)');
   });
 
+  test('a torch-gen variant whose parameter count differs from the FP32 one is called out (its bound is off)', () => {
+    const withParameters = (n: number, decode: number) => {
+      const result = single([decode, decode, decode], [50, 50, 50], [1, 2, 3, 4]);
+      return { single: { ...result, info: { ...result.info, parameters: n } } };
+    };
+    const text = markdown(report({ 'torch-gen-fp32': withParameters(134_515_008, 20), 'torch-gen-int8': withParameters(28_311_552, 40) }));
+    expect(text).toContain("torch-gen-int8: model.info.parameters is 28311552, FP32's is 134515008");
+  });
+
   test('a run cut short by an end-of-sequence token is called out', () => {
     const r = report({ 'torch-gen-fp32': { single: single([10, 10, 10], [50, 50, 50], [1, 2]) } });
     expect(markdown(r)).toContain('torch-gen-fp32: a run generated 2 of 4 tokens');
