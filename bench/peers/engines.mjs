@@ -4,7 +4,7 @@
 //   id         what --engines names it by, and the key of the JSON result
 //   label      the table's name for it
 //   driver     the child that runs it: torch-gen.mjs, llama.mjs (node) or hf_driver.py (python)
-//   precision  the weights as the decode step reads them (the report pairs engines of one precision)
+//   precision  the weights as the decode step reads them (recorded; TARGETS below pairs the engines)
 //   model      torch-gen: the model directory; `make` the arguments of scripts/model-default.mjs that
 //              export it (run before measuring: it does nothing when the export is up to date)
 //   load       torch-gen: loadModel options besides threads, maxBatch and maxContext

@@ -64,7 +64,7 @@ export async function transformersMissing() {
   return outcome.ok ? null : `${python} cannot import torch, transformers and gguf: run \`npm run setup:python\``;
 }
 
-const exports = new Map();
+const exportRuns = new Map();
 
 /**
  * Exports `engine`'s model directory with scripts/model-default.mjs (once per set of arguments; the
@@ -73,10 +73,10 @@ const exports = new Map();
 export async function torchGenMissing(engine) {
   if (!existsSync(join(projectRoot, 'dist', 'index.js'))) return 'dist/ is not built: run `npm run build`';
   const key = engine.make.join(' ');
-  if (!exports.has(key)) {
-    exports.set(key, await run('model-default', process.execPath, [join(projectRoot, 'scripts', 'model-default.mjs'), ...engine.make]));
+  if (!exportRuns.has(key)) {
+    exportRuns.set(key, await run('model-default', process.execPath, [join(projectRoot, 'scripts', 'model-default.mjs'), ...engine.make]));
   }
-  const outcome = exports.get(key);
+  const outcome = exportRuns.get(key);
   const command = `npm run model:default${key ? ` -- ${key}` : ''}`;
   if (!outcome.ok) return `\`${command}\` failed (${outcome.failure}): ${outcome.stderrTail.slice(-1)}`;
   if (!existsSync(join(projectRoot, engine.model, 'torch-gen.json'))) return `${engine.model} not found after \`${command}\``;

@@ -9,7 +9,8 @@
 // also run --concurrency requests at once (aggregate tokens/s). The memory read bandwidth, probed before
 // and after the engines, gives each engine's bound (weight bytes per token / bandwidth). An engine that
 // cannot run here is reported as not available, with the reason. Writes bench/results/peers-DATE.json and
-// prints a markdown table ready for BENCHMARKS.md. Smoke run: --runs 1 --tokens 16 --engines a,b.
+// the markdown table ready for BENCHMARKS.md beside it (peers-DATE.md), and prints the table on stdout
+// (all else goes to stderr). Smoke run: --runs 1 --tokens 16 --engines a,b.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -167,5 +168,8 @@ function versions() {
 mkdirSync(join(projectRoot, 'bench', 'results'), { recursive: true });
 const out = values.out ?? join(projectRoot, 'bench', 'results', `peers-${info.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
-console.error(`bench/peers: wrote ${relative(process.cwd(), out)}`);
-console.log(markdown(report));
+const table = markdown(report);
+const tablePath = out.replace(/(\.json)?$/, '.md');
+writeFileSync(tablePath, `${table}\n`);
+console.error(`bench/peers: wrote ${relative(process.cwd(), out)} and ${relative(process.cwd(), tablePath)}`);
+console.log(table);
