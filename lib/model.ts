@@ -86,7 +86,10 @@ export interface ModelInfo {
   bosTokenId: number | null;
   /** End-of-sequence ids: the manifest's and generation_config.json's. */
   eosTokenIds: number[];
-  /** Parameter count (a tied embedding counts once). */
+  /**
+   * Parameter count (a tied embedding counts once). For an int8 model, the elements it stores: its tied
+   * output projection's own int8 copy and two range columns per layer included.
+   */
   parameters: number;
   /** CPU threads the model's forward passes use (the threads load option, as libtorch applied it). */
   threads: number;

@@ -113,6 +113,18 @@ describe('int8 models (torch-gen export --quantize int8)', () => {
     expect(model.info.graphOptimization).toBe('frozen');
   });
 
+  test('counts the int8 weights inside fbgemm\'s packed layers: more elements, fewer bytes than float32', async () => {
+    const float = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 1 });
+    try {
+      // The int8 layers also store two range columns each (quantize.py), so a few more elements.
+      expect(model.info.parameters).toBeGreaterThan(float.info.parameters);
+      expect(model.info.parameters).toBeLessThan(float.info.parameters * 1.1);
+      expect(model.stats().weightBytes).toBeLessThan(float.stats().weightBytes * 0.6);
+    } finally {
+      await float.dispose();
+    }
+  });
+
   test('the addon runs the exported int8 kernels to the same greedy tokens as the module in Python', async () => {
     for (const prompt of expected.prompts) {
       const result = await model.complete(prompt.prompt_ids, { maxTokens: expected.max_new_tokens });
