@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadModel } from '@org/torch-gen';
+import { loadModel, type Model } from '@org/torch-gen';
 import { device, fixtureDir, onCuda, readReferences } from './helpers.js';
 
 // The engine's contracts on the test device: seeded sampling, slots freed by abort and break, device memory

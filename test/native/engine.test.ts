@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadModel, QueueFullError, type GenerationChunk, type Model } from '@org/torch-gen';
-import { defaultModelDir, fixture, measureEventLoopLag, readExpected } from '../helpers.js';
+import { loadModel, QueueFullError, type Completion, type GenerationChunk, type Model } from '@org/torch-gen';
+import { defaultModelDir, fixture, measureEventLoopLag, readExpected, waitFor } from '../helpers.js';
 
 const expected = readExpected('llama-kv');
 
@@ -16,14 +16,12 @@ async function firstChunk(stream: AsyncGenerator<GenerationChunk>) {
   return first.value as GenerationChunk;
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-
 describe('continuous batching', () => {
   test('32 concurrent greedy requests each give exactly the tokens they give alone (FP32)', async () => {
     const prompts = [...expected.prompts.map((p) => p.prompt_ids), ...randomPrompts(27, 384)];
     const model = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 16, prefillChunk: 16 });
     try {
-      const alone = [];
+      const alone: Completion[] = [];
       for (const [i, prompt] of prompts.entries()) alone.push(await model.complete(prompt, { maxTokens: 20 + (i % 13) }));
       const together = await Promise.all(prompts.map((prompt, i) => model.complete(prompt, { maxTokens: 20 + (i % 13) })));
       together.forEach((result, i) => expect(result.tokenIds, `request ${i}`).toEqual(alone[i]!.tokenIds));
@@ -82,7 +80,7 @@ describe('queue and slots', () => {
     const first = model.generate(expected.prompts[1]!.prompt_ids, { maxTokens: 100000 });
     await firstChunk(first); // admitted: it holds the only slot
     const waiting = [model.complete('a', { maxTokens: 3 }), model.complete('b', { maxTokens: 3 })];
-    await settle();
+    await waitFor(() => model.stats().queuedRequests === 2, 5000, 'two requests to queue');
     expect(model.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 2, slotsInUse: 1, maxBatch: 1 });
     const refused = model.complete('c', { maxTokens: 3 });
     await expect(refused).rejects.toThrow(QueueFullError);
@@ -92,7 +90,7 @@ describe('queue and slots', () => {
     await first.return(undefined); // breaking out frees the slot
     const done = await Promise.all(waiting);
     expect(done.map((r) => r.tokenIds.length)).toEqual([3, 3]);
-    await settle();
+    await waitFor(() => model.stats().activeRequests === 0, 5000, 'the slots to free');
     expect(model.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0, slotsInUse: 0 });
   });
 
@@ -105,7 +103,7 @@ describe('queue and slots', () => {
       await expect(noQueue.complete('c', { maxTokens: 3 })).rejects.toThrow(QueueFullError);
       await first.return(undefined);
       await second.return(undefined);
-      await settle();
+      await waitFor(() => noQueue.stats().activeRequests === 0, 5000, 'the slots to free');
       expect((await noQueue.complete('c', { maxTokens: 3 })).tokenIds).toHaveLength(3);
     } finally {
       await noQueue.dispose();
@@ -121,7 +119,7 @@ describe('queue and slots', () => {
     let last: GenerationChunk | undefined;
     for await (const chunk of stream) last = chunk;
     expect(last?.finishReason).toBe('abort');
-    await settle();
+    await waitFor(() => model.stats().slotsInUse === 0, 5000, 'the slot to free');
     expect(model.stats().slotsInUse).toBe(0);
     const next = await model.complete(expected.prompts[3]!.prompt_ids, { maxTokens: 64 });
     expect(next.tokenIds).toEqual(expected.prompts[3]!.generated_ids);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DisposedError, loadModel, OptionError, ContextLengthError, type GenerationChunk, type Model } from '@org/torch-gen';
-import { copyFixture, editManifest, fixture, readExpected } from '../helpers.js';
+import { copyFixture, editManifest, fixture, readExpected, waitFor } from '../helpers.js';
 
 const expected = readExpected('gpt2-logits');
 
@@ -159,7 +159,7 @@ describe('dispose', () => {
       for await (const chunk of model.generate('The quick brown fox', { maxTokens: 100000 })) chunks.push(chunk);
       return chunks;
     })();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => model.stats().activeRequests === 1 && model.stats().queuedRequests === 1, 5000, 'one request running, one queued');
     expect(model.disposed).toBe(false);
     const first = model.dispose();
     expect(model.dispose()).toBe(first);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { loadAddon, type NativeModel, type NativeSampling } from '../../lib/native.js';
-import { fixture } from '../helpers.js';
+import { fixture, waitFor } from '../helpers.js';
 
 // The addon checks its input again for callers that bypass the TypeScript layer: wrong types and ranges
 // are TypeErrors, and ids or lengths that could corrupt memory are refused with a code, never a crash.
@@ -75,7 +75,7 @@ describe('native boundary checks', () => {
     }
     expect(accepted).toBeGreaterThan(5);
     // Every accepted request ends (its final event arrives), and the engine is still serving.
-    while (finished - before < accepted) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => finished - before >= accepted, 30_000, 'every accepted request to end');
     expect(finished - before).toBe(accepted);
   });
 });

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import OpenAI from 'openai';
 import { loadModel, type Model } from '@org/torch-gen';
-import { defaultModelDir } from '../helpers.js';
-import { startServer, waitFor, type Running } from './server-helpers.js';
+import { defaultModelDir, waitFor } from '../helpers.js';
+import { startServer, type Running } from './server-helpers.js';
 
 let model: Model;
 
