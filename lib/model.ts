@@ -271,7 +271,7 @@ export class Model {
   chatPromptIds(messages: readonly ChatMessage[]): number[] {
     if (this.disposed) throw new DisposedError();
     if (!this.#chatTemplate) {
-      throw new OptionError(`this model has no chat template (${this.info.path}/tokenizer_config.json); use generate() with a plain prompt`);
+      throw new OptionError(null, `this model has no chat template (${this.info.path}/tokenizer_config.json); use generate() with a plain prompt`);
     }
     // The template writes the special tokens itself (as transformers' apply_chat_template does), so the
     // tokenizer must not add its own.
@@ -369,16 +369,16 @@ export class Model {
     } else if (Array.isArray(prompt)) {
       ids = prompt.map((id, index) => {
         if (!Number.isInteger(id) || id < 0 || id >= this.info.vocabSize) {
-          throw new OptionError(`prompt[${index}]: expected a token id in [0, ${this.info.vocabSize}), received ${String(id)}`);
+          throw new OptionError('prompt', `expected a token id in [0, ${this.info.vocabSize}), received ${String(id)}`, { label: `prompt[${index}]` });
         }
         return id;
       });
     } else {
-      throw new OptionError(`prompt: expected a string or an array of token ids, received ${typeof prompt}`);
+      throw new OptionError('prompt', `expected a string or an array of token ids, received ${typeof prompt}`);
     }
     if (ids.length === 0) {
       if (this.info.bosTokenId === null) {
-        throw new OptionError('prompt: expected a non-empty prompt (this model has no BOS token to start from)');
+        throw new OptionError('prompt', 'expected a non-empty prompt (this model has no BOS token to start from)');
       }
       ids = [this.info.bosTokenId];
     }

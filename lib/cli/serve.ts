@@ -55,7 +55,7 @@ function modelSpecs(values: Record<string, unknown>): ModelSpec[] {
   });
   const names = new Set<string>();
   for (const { name } of specs) {
-    if (names.has(name)) throw new OptionError(`--model: two models are named \`${name}\`; name them with --model NAME=DIR`);
+    if (names.has(name)) throw new OptionError('--model', `two models are named \`${name}\`; name them with --model NAME=DIR`);
     names.add(name);
   }
   return specs;
@@ -117,11 +117,11 @@ export async function runServe(argv: string[]): Promise<number> {
   }
   const specs = modelSpecs(values);
   const port = integerFlag('port', stringFlag(values, 'port')) ?? 8000;
-  if (port < 0 || port > 65535) throw new OptionError(`--port: expected an integer in [0, 65535], received ${port}`);
+  if (port < 0 || port > 65535) throw new OptionError('--port', `expected an integer in [0, 65535], received ${port}`);
   const drainSeconds = numberFlag('drain-timeout', stringFlag(values, 'drain-timeout')) ?? 30;
-  if (drainSeconds < 0) throw new OptionError(`--drain-timeout: expected a number of seconds >= 0, received ${drainSeconds}`);
+  if (drainSeconds < 0) throw new OptionError('--drain-timeout', `expected a number of seconds >= 0, received ${drainSeconds}`);
   const level = stringFlag(values, 'log-level') ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw new OptionError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, received ${JSON.stringify(level)}`);
+  if (!LOG_LEVELS.includes(level)) throw new OptionError('--log-level', `expected one of ${LOG_LEVELS.join(', ')}, received ${JSON.stringify(level)}`);
   const apiKey = stringFlag(values, 'api-key') ?? (process.env.TORCH_GEN_API_KEY || undefined);
   const limits = {
     maxBodyBytes: integerFlag('max-body-bytes', stringFlag(values, 'max-body-bytes')),

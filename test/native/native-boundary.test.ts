@@ -30,7 +30,7 @@ describe('native boundary checks', () => {
 
   test.each([
     [{ tokens: 'abc' }, 'expected an array of integers or an Int32Array for `tokens`'],
-    [{ maxTokens: 0 }, 'expected an integer in [1, 2147483648] for `maxTokens`, received 0'],
+    [{ maxTokens: 0 }, 'expected an integer in [1, 1048576] for `maxTokens`, received 0'],
     [{ maxTokens: 1.5 }, 'for `maxTokens`, received 1.5'],
     [{ stopTokenIds: [-1] }, 'expected an integer in [0, 2147483647] for `stopTokenIds[0]`, received -1'],
     [{ sampling: { ...sampling, topP: 2 } }, '`sampling.topP` must be in'],
