@@ -139,6 +139,9 @@ export function fromNativeError(error: unknown, caller?: Error): TorchGenError {
     case 'ERR_QUEUE_FULL':
       typed = new QueueFullError(message, { cause: error });
       break;
+    case 'ERR_CONTEXT_LENGTH':
+      typed = new ContextLengthError(message, { cause: error });
+      break;
     case 'ERR_INVALID_ARGUMENT':
       typed = new OptionError(null, message, { cause: error });
       break;

@@ -8,10 +8,9 @@ import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
 import { fitCpuDefaults } from './memory.js';
-import { Model, dispatchEvents } from './model.js';
-import { loadAddon, type NativeEvent } from './native.js';
+import { openModel, type Model, type ModelParts } from './model.js';
+import { loadAddon, type NativeModel } from './native.js';
 import { resolveLoadOptions, type LoadModelOptions } from './options.js';
-import type { RequestStream } from './request-stream.js';
 import { Tokenizer } from './tokenizer.js';
 
 /**
@@ -44,34 +43,51 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const generationConfig = await readGenerationConfig(path, manifest.vocabSize);
   const chatTemplate = await ChatTemplate.fromDirectory(path);
 
-  const streams = new Map<number, RequestStream>();
-  const onEvents = (events: NativeEvent[]) => {
-    try {
-      dispatchEvents(streams, events);
-    } catch (error) {
-      debug('event dispatch failed: %o', error);
-    }
+  const spec = {
+    modelPath: modelFile,
+    interface: manifest.interface,
+    vocabSize: manifest.vocabSize,
+    maxContext,
+    numLayers: manifest.numLayers,
+    numKvHeads: manifest.numKvHeads,
+    headDim: manifest.headDim,
+    maxBatch,
+    maxQueue,
+    prefillChunk,
+    device,
+    dtype,
+    cudaGraphs,
   };
-  let native;
+  const describe = (native: NativeModel): ModelParts => ({
+    tokenizer,
+    samplingDefaults: generationConfig.sampling,
+    chatTemplate,
+    info: {
+      architecture: manifest.architecture,
+      interface: manifest.interface,
+      vocabSize: manifest.vocabSize,
+      maxContext,
+      maxBatch: manifest.interface === 'logits' ? 1 : maxBatch,
+      numLayers: manifest.numLayers,
+      numHeads: manifest.numHeads,
+      numKvHeads: manifest.numKvHeads,
+      headDim: manifest.headDim,
+      device,
+      dtype,
+      bosTokenId: manifest.bosTokenId,
+      eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
+      parameters: native.stats().parameters,
+      hasChatTemplate: chatTemplate !== undefined,
+      path,
+    },
+  });
+  let model: Model;
   try {
-    native = await addon.loadModel(
-      {
-        modelPath: modelFile,
-        interface: manifest.interface,
-        vocabSize: manifest.vocabSize,
-        maxContext,
-        numLayers: manifest.numLayers,
-        numKvHeads: manifest.numKvHeads,
-        headDim: manifest.headDim,
-        maxBatch,
-        maxQueue,
-        prefillChunk,
-        device,
-        dtype,
-        cudaGraphs,
-      },
-      onEvents,
-    );
+    model = await openModel(async (onEvents) => {
+      const native = await addon.loadModel(spec, onEvents);
+      stopAtExit(native);
+      return native;
+    }, describe);
   } catch (error) {
     const typed = fromNativeError(error, caller);
     const header = `${typed.name}: ${typed.message}`;
@@ -80,27 +96,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     if (typed.stack?.startsWith(header)) typed.stack = `${typed.name}: ${typed.message}${typed.stack.slice(header.length)}`;
     throw typed;
   }
-  stopAtExit(native);
   debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
-  const info = {
-    architecture: manifest.architecture,
-    interface: manifest.interface,
-    vocabSize: manifest.vocabSize,
-    maxContext,
-    maxBatch: manifest.interface === 'logits' ? 1 : maxBatch,
-    numLayers: manifest.numLayers,
-    numHeads: manifest.numHeads,
-    numKvHeads: manifest.numKvHeads,
-    headDim: manifest.headDim,
-    device,
-    dtype,
-    bosTokenId: manifest.bosTokenId,
-    eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
-    parameters: native.stats().parameters,
-    hasChatTemplate: chatTemplate !== undefined,
-    path,
-  };
-  return new Model({ native, streams, tokenizer, info, samplingDefaults: generationConfig.sampling, chatTemplate });
+  return model;
 }
 
 async function checkDirectory(path: string): Promise<void> {

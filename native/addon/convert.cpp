@@ -175,7 +175,7 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("devicePeakBytes", static_cast<double>(stats.device_memory.peak_allocated_bytes));
   object.Set("deviceReservedBytes", static_cast<double>(stats.device_memory.reserved_bytes));
   object.Set("cudaGraphsCaptured", static_cast<double>(stats.cuda_graphs_captured));
-  object.Set("cudaGraphsOff", stats.cuda_graphs_off);
+  if (!stats.cuda_graphs_off.empty()) object.Set("cudaGraphsOff", stats.cuda_graphs_off);
   return object;
 }
 
@@ -208,7 +208,7 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events) {
       }
       object.Set("logprobs", logprobs);
     }
-    object.Set("finishReason", FinishReasonName(event.finish));
+    if (event.finish != FinishReason::kNone) object.Set("finishReason", FinishReasonName(event.finish));
     if (event.finish == FinishReason::kError) {
       object.Set("errorCode", event.error_code);
       object.Set("errorMessage", event.error_message);

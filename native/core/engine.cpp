@@ -62,25 +62,10 @@ void Engine::Submit(GenerationRequest request) {
     }
   }
   if (static_cast<int64_t>(request.prompt.size()) >= spec_.max_context) {
-    throw TorchGenError(codes::kInvalidArgument, "the prompt has " + std::to_string(request.prompt.size()) +
-                                                     " tokens; the model's context holds " +
-                                                     std::to_string(spec_.max_context) +
-                                                     " including at least one generated token");
-  }
-  const SamplingParams& sampling = request.sampling;
-  const bool sampling_ok = sampling.temperature >= 0 && sampling.top_k >= 0 && sampling.top_p > 0 &&
-                           sampling.top_p <= 1 && sampling.min_p >= 0 && sampling.min_p <= 1 &&
-                           sampling.repetition_penalty > 0 && sampling.logprobs >= 0;
-  if (!sampling_ok) {
-    throw TorchGenError(codes::kInvalidArgument, "sampling parameters out of range (temperature " +
-                                                     std::to_string(sampling.temperature) + ", top_p " +
-                                                     std::to_string(sampling.top_p) + ", min_p " +
-                                                     std::to_string(sampling.min_p) + ", repetition_penalty " +
-                                                     std::to_string(sampling.repetition_penalty) + ")");
-  }
-  if (request.max_tokens < 1) {
-    throw TorchGenError(codes::kInvalidArgument,
-                        "max_tokens must be at least 1, received " + std::to_string(request.max_tokens));
+    throw TorchGenError(codes::kContextLength, "the prompt has " + std::to_string(request.prompt.size()) +
+                                                   " tokens but the model's context holds " +
+                                                   std::to_string(spec_.max_context) +
+                                                   ", including at least one generated token");
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

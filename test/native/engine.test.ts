@@ -26,7 +26,7 @@ describe('continuous batching', () => {
       const together = await Promise.all(prompts.map((prompt, i) => model.complete(prompt, { maxTokens: 20 + (i % 13) })));
       together.forEach((result, i) => expect(result.tokenIds, `request ${i}`).toEqual(alone[i]!.tokenIds));
       const stats = model.stats();
-      expect(stats).toMatchObject({ activeRequests: 0, queuedRequests: 0, slotsInUse: 0, requestsFinished: 64 });
+      expect(stats).toMatchObject({ activeRequests: 0, queuedRequests: 0, requestsFinished: 64 });
       expect(stats.tokensGenerated).toBe(2 * alone.reduce((sum, r) => sum + r.tokenIds.length, 0));
     } finally {
       await model.dispose();
@@ -81,7 +81,9 @@ describe('queue and slots', () => {
     await firstChunk(first); // admitted: it holds the only slot
     const waiting = [model.complete('a', { maxTokens: 3 }), model.complete('b', { maxTokens: 3 })];
     await waitFor(() => model.stats().queuedRequests === 2, 5000, 'two requests to queue');
-    expect(model.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 2, slotsInUse: 1, maxBatch: 1 });
+    expect(model.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 2, maxBatch: 1 });
+    // Refused at the call: generate() queues the request before returning, so the refusal comes first.
+    expect(() => model.generate('c', { maxTokens: 3 })).toThrow(QueueFullError);
     const refused = model.complete('c', { maxTokens: 3 });
     await expect(refused).rejects.toThrow(QueueFullError);
     await expect(model.complete('c', { maxTokens: 3 })).rejects.toThrow(
@@ -91,7 +93,7 @@ describe('queue and slots', () => {
     const done = await Promise.all(waiting);
     expect(done.map((r) => r.tokenIds.length)).toEqual([3, 3]);
     await waitFor(() => model.stats().activeRequests === 0, 5000, 'the slots to free');
-    expect(model.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0, slotsInUse: 0 });
+    expect(model.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0 });
   });
 
   test('maxQueue 0 still takes requests while slots are free, and refuses the rest at once', async () => {
@@ -114,13 +116,13 @@ describe('queue and slots', () => {
     const controller = new AbortController();
     const stream = model.generate(expected.prompts[2]!.prompt_ids, { maxTokens: 100000, signal: controller.signal });
     await firstChunk(stream);
-    expect(model.stats().slotsInUse).toBe(1);
+    expect(model.stats().activeRequests).toBe(1);
     controller.abort();
     let last: GenerationChunk | undefined;
     for await (const chunk of stream) last = chunk;
     expect(last?.finishReason).toBe('abort');
-    await waitFor(() => model.stats().slotsInUse === 0, 5000, 'the slot to free');
-    expect(model.stats().slotsInUse).toBe(0);
+    await waitFor(() => model.stats().activeRequests === 0, 5000, 'the slot to free');
+    expect(model.stats().activeRequests).toBe(0);
     const next = await model.complete(expected.prompts[3]!.prompt_ids, { maxTokens: 64 });
     expect(next.tokenIds).toEqual(expected.prompts[3]!.generated_ids);
   });
