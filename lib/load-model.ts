@@ -35,7 +35,11 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
     maxContext: (options as LoadModelOptions | undefined)?.maxContext !== undefined,
   };
-  const { maxBatch, maxContext } = device === 'cpu' ? fitCpuDefaults(manifest, dtype, resolved, explicit) : resolved;
+  const fitted = device === 'cpu' ? fitCpuDefaults(manifest, dtype, resolved, explicit) : resolved;
+  const { maxContext } = fitted;
+  // A logits model recomputes the whole sequence each step and decodes one request at a time: the plan
+  // says so here, once, and the engine follows the spec it gets.
+  const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
@@ -67,7 +71,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       interface: manifest.interface,
       vocabSize: manifest.vocabSize,
       maxContext,
-      maxBatch: manifest.interface === 'logits' ? 1 : maxBatch,
+      maxBatch,
       numLayers: manifest.numLayers,
       numHeads: manifest.numHeads,
       numKvHeads: manifest.numKvHeads,

@@ -99,6 +99,11 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.num_kv_heads = ReadInteger(object, "numKvHeads", 0, 4096);
   spec.head_dim = ReadInteger(object, "headDim", 0, 65536);
   spec.max_batch = ReadInteger(object, "maxBatch", option_bounds::kMaxBatch);
+  // The logits interface has no cache to batch over; lib/load-model.ts plans 1, and the engine relies on it.
+  if (spec.interface == ModelInterface::kLogits && spec.max_batch != 1) {
+    ThrowType(object.Env(), "`maxBatch` must be 1 for the logits interface (it decodes one request at a time), received " +
+                                std::to_string(spec.max_batch));
+  }
   spec.max_queue = ReadInteger(object, "maxQueue", option_bounds::kMaxQueue);
   spec.prefill_chunk = ReadInteger(object, "prefillChunk", option_bounds::kPrefillChunk);
   spec.device = ReadString(object, "device");

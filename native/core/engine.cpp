@@ -72,7 +72,7 @@ void Engine::Submit(GenerationRequest request) {
     if (stopping_) throw TorchGenError(codes::kDisposed, "the model has been disposed");
     // Every request passes through the queue until the engine thread admits it; those that will find a
     // free slot at once are not waiting, so they do not count against max_queue.
-    const int64_t capacity = spec_.interface == ModelInterface::kLogits ? 1 : spec_.max_batch;
+    const int64_t capacity = spec_.max_batch;
     const int64_t pending = static_cast<int64_t>(queue_.size());
     const int64_t free_slots = capacity - active_count_ - pending;
     const int64_t waiting = std::max<int64_t>(0, pending - std::max<int64_t>(0, capacity - active_count_));
@@ -199,8 +199,7 @@ void Engine::EndCancelled(std::vector<TokenEvent>& events) {
 
 std::unique_ptr<Engine::Active> Engine::Admit() {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto capacity = spec_.interface == ModelInterface::kLogits ? int64_t{1} : spec_.max_batch;
-  if (queue_.empty() || static_cast<int64_t>(active_.size()) >= capacity) return nullptr;
+  if (queue_.empty() || static_cast<int64_t>(active_.size()) >= spec_.max_batch) return nullptr;
   auto active = std::make_unique<Active>();
   active->request = std::move(queue_.front());
   queue_.pop_front();

@@ -42,6 +42,17 @@ describe('native boundary checks', () => {
     expect(() => native.generate(request(overrides) as never)).toThrow(message);
   });
 
+  test('a logits model planned with more than one slot is refused: it decodes one request at a time', () => {
+    const spec = {
+      modelPath: join(fixture('gpt2-logits'), 'model.pt'), interface: 'logits' as const, vocabSize: 384, maxContext: 64,
+      numLayers: 0, numKvHeads: 0, headDim: 0, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32' as const,
+      cudaGraphs: true,
+    };
+    expect(() => loadAddon().loadModel(spec, () => {})).toThrow(
+      '`maxBatch` must be 1 for the logits interface (it decodes one request at a time), received 2',
+    );
+  });
+
   test('token ids outside the vocabulary and prompts longer than the context are refused with a code', () => {
     const outside = () => native.generate(request({ tokens: Int32Array.from([1, 384]) }) as never);
     expect(outside).toThrow('generate: prompt token id 384 is outside the vocabulary [0, 384)');
