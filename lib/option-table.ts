@@ -65,8 +65,8 @@ export const OPTIONS = [
   {
     name: 'dtype',
     scope: 'load',
-    type: { kind: 'choice', choices: ['float32', 'float16', 'bfloat16'] },
-    defaultDoc: '`float16` on CUDA, `float32` on the CPU',
+    type: { kind: 'choice', choices: ['float32', 'float16', 'bfloat16', 'auto'] },
+    defaultDoc: "`float16` on CUDA, `float32` on the CPU; `'auto'`: `bfloat16` on a CPU with bfloat16 instructions",
     doc: "the weights' and activations' dtype",
     cli: { name: 'dtype', arg: 'DTYPE' },
   },
@@ -119,6 +119,22 @@ export const OPTIONS = [
       'on CUDA, replay the decode step as CUDA graphs (one per batch size and cache-length bucket); a capture ' +
       'that fails turns them off and `stats().cudaGraphsOff` says why',
     cli: { name: 'no-cuda-graphs', negated: true, help: 'run the decode step eagerly on CUDA instead of replaying CUDA graphs' },
+  },
+  {
+    name: 'threads',
+    scope: 'load',
+    type: { kind: 'integer', min: 1, max: 1024 },
+    defaultDoc: 'the physical cores this process may use',
+    doc: "CPU threads of this model's forward passes; models generating side by side should share the cores",
+    native: true,
+  },
+  {
+    name: 'optimizeGraph',
+    scope: 'load',
+    type: { kind: 'boolean', spelled: 'true or false' },
+    default: true,
+    defaultDoc: '`true`',
+    doc: 'on the CPU, freeze the TorchScript module and optimise it for inference at load; `info.graphOptimization` says what was done',
   },
   {
     name: 'maxTokens',

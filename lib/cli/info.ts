@@ -28,7 +28,8 @@ export async function runInfo(argv: string[]): Promise<number> {
   const lines = [
     `libtorch      ${runtime.torchVersion} (${runtime.cudaBuild ? 'CUDA build' : 'CPU build'})`,
     `CUDA          ${runtime.cudaAvailable ? `available, ${runtime.deviceCount} device(s)` : 'not available'}`,
-    `CPU threads   ${runtime.cpuThreads}`,
+    `CPU cores     ${runtime.cpuCores} (the default threads per model)`,
+    `CPU features  ${Object.entries(runtime.cpuFeatures).filter(([, on]) => on).map(([name]) => name).join(', ') || 'none of avx2, avx512, VNNI, bf16, AMX'}`,
     `addon         ${runtime.addonPath}`,
   ];
   if (manifest) {

@@ -109,6 +109,8 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
+  spec.threads = ReadInteger(object, "threads", option_bounds::kThreads);
+  spec.optimize_graph = ReadBoolean(object, "optimizeGraph");
   return spec;
 }
 
@@ -163,6 +165,13 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   object.Set("cudaAvailable", info.cuda_available);
   object.Set("cudaDeviceCount", static_cast<double>(info.cuda_device_count));
   object.Set("cpuThreads", static_cast<double>(info.cpu_threads));
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("avx2", info.cpu_avx2);
+  cpu.Set("avx512", info.cpu_avx512);
+  cpu.Set("avx512Vnni", info.cpu_avx512_vnni);
+  cpu.Set("avx512Bf16", info.cpu_avx512_bf16);
+  cpu.Set("amx", info.cpu_amx);
+  object.Set("cpuFeatures", cpu);
   return object;
 }
 
@@ -181,6 +190,9 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("deviceReservedBytes", static_cast<double>(stats.device_memory.reserved_bytes));
   object.Set("cudaGraphsCaptured", static_cast<double>(stats.cuda_graphs_captured));
   if (!stats.cuda_graphs_off.empty()) object.Set("cudaGraphsOff", stats.cuda_graphs_off);
+  object.Set("threads", static_cast<double>(stats.threads));
+  object.Set("graphNodes", static_cast<double>(stats.graph_nodes));
+  object.Set("graphOptimization", stats.graph_optimization);
   return object;
 }
 

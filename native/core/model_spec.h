@@ -30,6 +30,11 @@ struct ModelSpec {
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
   bool cuda_graphs = true;  // replay the decode step as CUDA graphs (CUDA devices, kv-cache interface)
+  // CPU threads of this model's forward passes (libtorch's intra-op pool, set on the engine thread: OpenMP's
+  // thread count is per calling thread, so each engine has its own). Resolved by lib/options.ts.
+  int64_t threads = 1;
+  // Freeze the TorchScript module and run optimize_for_inference at load (CPU only; see inference_graph.h).
+  bool optimize_graph = true;
 };
 
 // One generation request, as the engine sees it.

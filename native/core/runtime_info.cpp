@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <ATen/Parallel.h>
+#include <ATen/cpu/Utils.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -18,6 +19,11 @@ RuntimeInfo QueryRuntimeInfo() {
   info.cuda_available = torch::cuda::is_available();
   info.cuda_device_count = info.cuda_available ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
   info.cpu_threads = at::get_num_threads();
+  info.cpu_avx2 = at::cpu::is_avx2_supported();
+  info.cpu_avx512 = at::cpu::is_avx512_supported();
+  info.cpu_avx512_vnni = at::cpu::is_avx512_vnni_supported();
+  info.cpu_avx512_bf16 = at::cpu::is_avx512_bf16_supported();
+  info.cpu_amx = at::cpu::is_amx_tile_supported();
   return info;
 }
 

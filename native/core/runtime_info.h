@@ -12,6 +12,13 @@ struct RuntimeInfo {
   bool cuda_available = false;  // ... and a driver and at least one GPU answer
   int64_t cuda_device_count = 0;
   int64_t cpu_threads = 0;      // libtorch's intra-op thread pool size
+  // Instruction sets libtorch's CPU kernels (oneDNN, fbgemm) can use here: bfloat16 runs at bfloat16
+  // speed only with avx512_bf16 or AMX; int8 products are fastest with VNNI.
+  bool cpu_avx2 = false;
+  bool cpu_avx512 = false;
+  bool cpu_avx512_vnni = false;
+  bool cpu_avx512_bf16 = false;
+  bool cpu_amx = false;
 };
 
 RuntimeInfo QueryRuntimeInfo();

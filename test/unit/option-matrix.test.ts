@@ -35,12 +35,14 @@ const GENERATE: Record<string, [string, [unknown, string][]]> = {
 
 const LOAD: Record<string, [string, [unknown, string][]]> = {
   device: ["'auto', 'cpu', 'cuda' or 'cuda:N'", [[3, '3'], ['gpu', '"gpu"'], ['cuda:-1', '"cuda:-1"'], ['cuda:1.5', '"cuda:1.5"'], [Number.NaN, 'NaN']]],
-  dtype: ["'float32', 'float16' or 'bfloat16'", [['int8', '"int8"'], [16, '16'], [Number.NaN, 'NaN']]],
+  dtype: ["'float32', 'float16', 'bfloat16' or 'auto'", [['int8', '"int8"'], [16, '16'], [Number.NaN, 'NaN']]],
   maxBatch: ['an integer in [1, 1024]', [['4', '"4"'], [0, '0'], [1025, '1025'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   maxContext: ["an integer in [2, 2048] (the model's context)", [['64', '"64"'], [1, '1'], [2049, '2049'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   maxQueue: ['an integer >= 0', [['1', '"1"'], [-1, '-1'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   prefillChunk: ['an integer in [1, 65536]', [['1', '"1"'], [0, '0'], [65537, '65537'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   cudaGraphs: ['true or false', [['no', '"no"'], [0, '0'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
+  threads: ['an integer in [1, 1024]', [['2', '"2"'], [0, '0'], [1025, '1025'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
+  optimizeGraph: ['true or false', [['yes', '"yes"'], [1, '1'], [Number.NaN, 'NaN']]],
 };
 
 const rows = (table: Record<string, [string, [unknown, string][]]>) =>
