@@ -66,7 +66,9 @@ export const OPTIONS = [
     name: 'dtype',
     scope: 'load',
     type: { kind: 'choice', choices: ['float32', 'float16', 'bfloat16', 'auto'] },
-    defaultDoc: "`float16` on CUDA, `float32` on the CPU; `'auto'`: `bfloat16` on a CPU with bfloat16 instructions",
+    defaultDoc:
+      "`float16` on CUDA, `float32` on the CPU; `'auto'`: `bfloat16` on a CPU with bfloat16 instructions " +
+      '(`runtimeInfo().cpuFeatures`), else `float32`',
     doc: "the weights' and activations' dtype",
     cli: { name: 'dtype', arg: 'DTYPE' },
   },
@@ -125,7 +127,8 @@ export const OPTIONS = [
     scope: 'load',
     type: { kind: 'integer', min: 1, max: 1024 },
     defaultDoc: 'the physical cores this process may use',
-    doc: "CPU threads of this model's forward passes; models generating side by side should share the cores",
+    doc: "CPU threads for this model's forward passes (`info.threads`); two models generating at once should share the cores",
+    cli: { name: 'threads', arg: 'N' },
     native: true,
   },
   {
@@ -134,7 +137,9 @@ export const OPTIONS = [
     type: { kind: 'boolean', spelled: 'true or false' },
     default: true,
     defaultDoc: '`true`',
-    doc: 'on the CPU, freeze the TorchScript module and optimise it for inference at load; `info.graphOptimization` says what was done',
+    doc:
+      "on the CPU, freeze the module and run libtorch's inference passes at load, with oneDNN linear layers " +
+      '(`info.graphOptimization` says what was done); off only to diagnose',
   },
   {
     name: 'maxTokens',

@@ -1,5 +1,6 @@
 #include "inference_graph.h"
 
+#include <cstdlib>
 #include <functional>
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -70,7 +71,10 @@ PreparedGraph PrepareForInference(torch::jit::Module module, const c10::Device& 
   try {
     torch::jit::Module frozen = torch::jit::freeze(module);
     torch::jit::Module optimized = torch::jit::optimize_for_inference(frozen);
-    const int64_t replaced = UseOneDnnLinear(optimized, dtype);
+    // TORCH_GEN_ONEDNN_LINEAR=0 keeps libtorch's matmul, to compare the two on a machine (diagnosis only).
+    const char* onednn = std::getenv("TORCH_GEN_ONEDNN_LINEAR");
+    const bool use_onednn = onednn == nullptr || std::string(onednn) != "0";
+    const int64_t replaced = use_onednn ? UseOneDnnLinear(optimized, dtype) : 0;
     if (replaced == 0) return {std::move(optimized), "frozen, optimized for inference"};
     return {std::move(optimized), "frozen, optimized for inference, " + std::to_string(replaced) + " oneDNN linear layers"};
   } catch (const c10::Error& error) {
