@@ -4,7 +4,8 @@ import type { Model } from '../model.js';
 import type { OptionName } from '../option-table.js';
 import type { LoadModelOptions } from '../options.js';
 import { DEFAULT_MODEL_DIR, stringFlag, type ParsedArgs } from './args.js';
-import { optionFlags, optionHelp, optionsFromFlags, type FlagConfig } from './option-flags.js';
+import { renameOptionError } from '../option-names.js';
+import { flagName, optionFlags, optionHelp, optionsFromFlags, type FlagConfig } from './option-flags.js';
 import type { Progress } from './progress.js';
 
 /** The load options every serving command takes, in their help's order. */
@@ -45,6 +46,7 @@ export async function loadWithProgress(dir: string, options: LoadModelOptions, p
     return model;
   } catch (error) {
     progress.fail();
-    throw error;
+    // An option the user gave as a flag is named as the flag: `--threads: expected ...`.
+    throw renameOptionError(error, flagName);
   }
 }

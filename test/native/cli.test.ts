@@ -35,6 +35,10 @@ describe('torch-gen CLI', () => {
     const badFlag = await cli('generate', '--max-tokens', 'many', 'hi');
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toBe('torch-gen generate: --max-tokens: expected an integer, received "many" (ERR_INVALID_OPTION)\n');
+    // A load option out of range is named as its flag too.
+    const badThreads = await cli('generate', '-m', fixture('llama-kv'), '--threads', '0', 'hi');
+    expect(badThreads.code).toBe(2);
+    expect(badThreads.stderr).toBe('torch-gen generate: --threads: expected an integer in [1, 1024], received 0 (ERR_INVALID_OPTION)\n');
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^torch-gen: unknown command 'frobnicate'/);
