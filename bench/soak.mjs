@@ -98,7 +98,7 @@ while (done < total) {
 await Promise.all(inFlight);
 await new Promise((resolve) => setTimeout(resolve, 50));
 const stats = model.stats();
-if (stats.slotsInUse !== 0 || stats.queuedRequests !== 0) failures.push(`leaked: ${JSON.stringify(stats)}`);
+if (stats.activeRequests !== 0 || stats.queuedRequests !== 0) failures.push(`leaked: ${JSON.stringify(stats)}`);
 // Compared with the model loaded, as it was after 200 requests; then once more after disposing it.
 const rssEnd = rss();
 await model.dispose();

@@ -53,18 +53,18 @@ export class ChatTemplate {
   /** The prompt text for `messages`, ending where the assistant's reply begins. */
   render(messages: readonly ChatMessage[]): string {
     if (!Array.isArray(messages) || messages.length === 0) {
-      throw new OptionError('messages: expected a non-empty array of { role, content }');
+      throw new OptionError('messages', 'expected a non-empty array of { role, content }');
     }
     messages.forEach((message, index) => {
       if (typeof message !== 'object' || message === null || typeof message.role !== 'string' || typeof message.content !== 'string') {
-        throw new OptionError(`messages[${index}]: expected { role: string, content: string }`);
+        throw new OptionError('messages', 'expected { role: string, content: string }', { label: `messages[${index}]` });
       }
     });
     try {
       return this.#template.render({ messages, add_generation_prompt: true, ...this.#specialTokens });
     } catch (error) {
       // Templates raise their own errors, e.g. "Conversation roles must alternate user/assistant".
-      throw new OptionError(`messages: the model's chat template refused them (${(error as Error).message})`, { cause: error });
+      throw new OptionError('messages', `the model's chat template refused them (${(error as Error).message})`, { cause: error });
     }
   }
 }

@@ -46,10 +46,35 @@ export class OutOfMemoryError extends TorchGenError {
   }
 }
 
-/** An option or argument has the wrong type or is out of range; the message names it. */
+/**
+ * An option or argument has the wrong type or is out of range. The message starts with its name;
+ * `option` holds the name as data.
+ */
 export class OptionError extends TorchGenError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_INVALID_OPTION', message, options);
+  /**
+   * The option or argument the error is about, as the library names it (`topP`, `maxBatch`, `prompt`,
+   * `messages`), also when the message names it as a caller spells it (`--top-p`, `top_p`); null when the
+   * error is about no single one.
+   */
+  readonly option: string | null;
+  /** The message without the leading name: what was expected and what was received. */
+  readonly problem: string;
+
+  /**
+   * The message is `<label or option>: <problem>` (just the problem when both are null). `label` names
+   * the option as the caller spelled it, or the call for an error about an unknown option
+   * (`loadModel: unknown option ...`).
+   */
+  constructor(option: string | null, problem: string, options?: { cause?: unknown; label?: string }) {
+    const label = options?.label ?? option;
+    super('ERR_INVALID_OPTION', label === null ? problem : `${label}: ${problem}`, options);
+    this.option = option;
+    this.problem = problem;
+  }
+
+  /** The same error, naming the option as the caller spells it: `--top-p`, `top_p`. */
+  renamed(label: string): OptionError {
+    return new OptionError(this.option, this.problem, { cause: this, label });
   }
 }
 
@@ -114,8 +139,11 @@ export function fromNativeError(error: unknown, caller?: Error): TorchGenError {
     case 'ERR_QUEUE_FULL':
       typed = new QueueFullError(message, { cause: error });
       break;
+    case 'ERR_CONTEXT_LENGTH':
+      typed = new ContextLengthError(message, { cause: error });
+      break;
     case 'ERR_INVALID_ARGUMENT':
-      typed = new OptionError(message, { cause: error });
+      typed = new OptionError(null, message, { cause: error });
       break;
     default:
       typed = new GenerationError(message, { cause: error });

@@ -9,10 +9,9 @@ import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
 import { physicalCores } from './cpu.js';
 import { fitCpuDefaults } from './memory.js';
-import { Model, dispatchEvents } from './model.js';
-import { loadAddon, type NativeEvent } from './native.js';
+import { openModel, type Model, type ModelParts } from './model.js';
+import { loadAddon, type NativeModel } from './native.js';
 import { resolveLoadOptions, type LoadModelOptions } from './options.js';
-import type { RequestStream } from './request-stream.js';
 import { Tokenizer } from './tokenizer.js';
 
 /**
@@ -42,7 +41,11 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
     maxContext: (options as LoadModelOptions | undefined)?.maxContext !== undefined,
   };
-  const { maxBatch, maxContext } = device === 'cpu' ? fitCpuDefaults(manifest, dtype, resolved, explicit) : resolved;
+  const fitted = device === 'cpu' ? fitCpuDefaults(manifest, dtype, resolved, explicit) : resolved;
+  const { maxContext } = fitted;
+  // A logits model recomputes the whole sequence each step and decodes one request at a time: the plan
+  // says so here, once, and the engine follows the spec it gets.
+  const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
@@ -50,36 +53,60 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const generationConfig = await readGenerationConfig(path, manifest.vocabSize);
   const chatTemplate = await ChatTemplate.fromDirectory(path);
 
-  const streams = new Map<number, RequestStream>();
-  const onEvents = (events: NativeEvent[]) => {
-    try {
-      dispatchEvents(streams, events);
-    } catch (error) {
-      debug('event dispatch failed: %o', error);
-    }
+  const spec = {
+    modelPath: modelFile,
+    interface: manifest.interface,
+    vocabSize: manifest.vocabSize,
+    maxContext,
+    numLayers: manifest.numLayers,
+    numKvHeads: manifest.numKvHeads,
+    headDim: manifest.headDim,
+    maxBatch,
+    maxQueue,
+    prefillChunk,
+    device,
+    dtype,
+    cudaGraphs,
+    threads,
+    optimizeGraph,
   };
-  let native;
-  try {
-    native = await addon.loadModel(
-      {
-        modelPath: modelFile,
+  const describe = (native: NativeModel): ModelParts => {
+    const loaded = native.stats();
+    return {
+      tokenizer,
+      samplingDefaults: generationConfig.sampling,
+      chatTemplate,
+      info: {
+        architecture: manifest.architecture,
         interface: manifest.interface,
         vocabSize: manifest.vocabSize,
         maxContext,
+        maxBatch,
         numLayers: manifest.numLayers,
+        numHeads: manifest.numHeads,
         numKvHeads: manifest.numKvHeads,
         headDim: manifest.headDim,
-        maxBatch,
-        maxQueue,
-        prefillChunk,
         device,
         dtype,
-        cudaGraphs,
-        threads,
-        optimizeGraph,
+        bosTokenId: manifest.bosTokenId,
+        eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
+        parameters: loaded.parameters,
+        threads: loaded.threads,
+        graphNodes: loaded.graphNodes,
+        graphOptimization: loaded.graphOptimization,
+        hasChatTemplate: chatTemplate !== undefined,
+        quantization: manifest.quantization?.method ?? null,
+        path,
       },
-      onEvents,
-    );
+    };
+  };
+  let model: Model;
+  try {
+    model = await openModel(async (onEvents) => {
+      const native = await addon.loadModel(spec, onEvents);
+      stopAtExit(native);
+      return native;
+    }, describe);
   } catch (error) {
     const typed = fromNativeError(error, caller);
     const header = `${typed.name}: ${typed.message}`;
@@ -88,32 +115,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     if (typed.stack?.startsWith(header)) typed.stack = `${typed.name}: ${typed.message}${typed.stack.slice(header.length)}`;
     throw typed;
   }
-  stopAtExit(native);
-  const loaded = native.stats();
   debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
-  const info = {
-    architecture: manifest.architecture,
-    interface: manifest.interface,
-    vocabSize: manifest.vocabSize,
-    maxContext,
-    maxBatch: manifest.interface === 'logits' ? 1 : maxBatch,
-    numLayers: manifest.numLayers,
-    numHeads: manifest.numHeads,
-    numKvHeads: manifest.numKvHeads,
-    headDim: manifest.headDim,
-    device,
-    dtype,
-    bosTokenId: manifest.bosTokenId,
-    eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
-    parameters: loaded.parameters,
-    threads: loaded.threads,
-    graphNodes: loaded.graphNodes,
-    graphOptimization: loaded.graphOptimization,
-    hasChatTemplate: chatTemplate !== undefined,
-    quantization: manifest.quantization?.method ?? null,
-    path,
-  };
-  return new Model({ native, streams, tokenizer, info, samplingDefaults: generationConfig.sampling, chatTemplate });
+  return model;
 }
 
 let warnedSlowBfloat16 = false;

@@ -22,7 +22,6 @@ export interface Manifest {
   dtype: WeightDtype;
   bosTokenId: number | null;
   eosTokenIds: number[];
-  padTokenId: number | null;
   exportedWith: Record<string, string>;
   source: string;
   /** Quantized linear layers (`--quantize int8`): CPU only, float32 activations. Null for float weights. */
@@ -131,6 +130,8 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
     }
     return value as number;
   });
+  // Part of the format (docs/model-format.md), so checked; the runtime itself never pads.
+  tokenId('pad_token_id');
   const exportedWith = field('exported_with');
   const source = field('source');
   const quantization = parseQuantization(field('quantization'), fail);
@@ -147,7 +148,6 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
     dtype: dtype as WeightDtype,
     bosTokenId: tokenId('bos_token_id'),
     eosTokenIds,
-    padTokenId: tokenId('pad_token_id'),
     exportedWith: typeof exportedWith === 'object' && exportedWith !== null ? (exportedWith as Record<string, string>) : {},
     source: typeof source === 'string' ? source : '',
     quantization,

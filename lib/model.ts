@@ -4,8 +4,9 @@ import { debug } from './debug.js';
 import { ContextLengthError, DisposedError, OptionError, fromNativeError } from './errors.js';
 import type { Manifest } from './manifest.js';
 import type { NativeEvent, NativeModel } from './native.js';
-import { resolveGenerateOptions, type Dtype, type GenerateOptions, type SamplingDefaults } from './options.js';
-import { RequestStream } from './request-stream.js';
+import { resolveGenerateOptions, type Dtype, type GenerateOptions, type ResolvedGenerateOptions, type SamplingDefaults } from './options.js';
+import type { RequestStream } from './request-stream.js';
+import { Requests } from './requests.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { IncrementalTextDecoder } from './text-decoder.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -114,8 +115,7 @@ export interface ModelStats {
   activeRequests: number;
   /** Requests waiting for a slot. */
   queuedRequests: number;
-  /** Slots in use out of maxBatch. */
-  slotsInUse: number;
+  /** The KV-cache slots: requests that can be active at once. */
   maxBatch: number;
   /** Tokens generated since load, all requests together. */
   tokensGenerated: number;
@@ -139,36 +139,56 @@ export interface ModelStats {
   deviceReservedBytes: number;
   /** Decode-step CUDA graphs captured so far (see the cudaGraphs load option); 0 on the CPU. */
   cudaGraphsCaptured: number;
-  /** On a CUDA device, why the decode step runs eagerly; '' while CUDA graphs are on, and on the CPU. */
-  cudaGraphsOff: string;
+  /** On a CUDA device, why the decode step runs eagerly; null while CUDA graphs are on, and on the CPU. */
+  cudaGraphsOff: string | null;
 }
 
 /** Prompt text, or token ids to feed as they are. */
 export type Prompt = string | readonly number[];
 
-/** @internal What loadModel() hands the constructor. */
+/** @internal What loadModel() knows of a model besides its native half. */
 export interface ModelParts {
-  native: NativeModel;
-  streams: Map<number, RequestStream>;
   tokenizer: Tokenizer;
   info: ModelInfo;
   samplingDefaults: SamplingDefaults;
   chatTemplate: ChatTemplate | undefined;
 }
 
+let construct: (native: NativeModel, requests: Requests, parts: ModelParts) => Model;
+// Proves a constructor call comes from openModel(): TypeScript's `private` does not bind JavaScript callers.
+const constructing = Symbol('constructing');
+
+/**
+ * @internal loadModel()'s way to make a Model: `open` loads the native model with the event callback of
+ * the Model's requests, and `describe` says what else the Model is, once the native model exists.
+ */
+export async function openModel(
+  open: (onEvents: (events: NativeEvent[]) => void) => Promise<NativeModel>,
+  describe: (native: NativeModel) => ModelParts,
+): Promise<Model> {
+  const requests = new Requests();
+  const native = await open(requests.deliver);
+  return construct(native, requests, describe(native));
+}
+
 export class Model {
   readonly tokenizer: Tokenizer;
   readonly info: Readonly<ModelInfo>;
   readonly #native: NativeModel;
-  readonly #streams: Map<number, RequestStream>;
+  readonly #requests: Requests;
   readonly #samplingDefaults: SamplingDefaults;
   readonly #chatTemplate: ChatTemplate | undefined;
   #disposePromise: Promise<void> | undefined;
 
-  /** @internal Use loadModel(). */
-  constructor(parts: ModelParts) {
-    this.#native = parts.native;
-    this.#streams = parts.streams;
+  static {
+    construct = (native, requests, parts) => new Model(constructing, native, requests, parts);
+  }
+
+  /** Use loadModel(). */
+  private constructor(token: typeof constructing, native: NativeModel, requests: Requests, parts: ModelParts) {
+    if (token !== constructing) throw new TypeError('a Model comes from loadModel(), not from its constructor');
+    this.#native = native;
+    this.#requests = requests;
     this.tokenizer = parts.tokenizer;
     this.#samplingDefaults = parts.samplingDefaults;
     this.#chatTemplate = parts.chatTemplate;
@@ -181,44 +201,56 @@ export class Model {
   }
 
   /**
-   * Streams the continuation of `prompt`. Breaking out of the `for await` loop cancels the request.
+   * Streams the continuation of `prompt`. The request is checked and queued at this call: a refusal (an
+   * option, a prompt that does not fit, a full queue, a disposed model) is thrown here, before any chunk.
+   * Breaking out of the `for await` loop cancels the request.
    *
    * @example
    * for await (const chunk of model.generate('Once upon a time', { maxTokens: 32, temperature: 0.7, seed: 1 })) {
    *   process.stdout.write(chunk.text);
    * }
    */
-  async *generate(prompt: Prompt, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk, void, undefined> {
+  generate(prompt: Prompt, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk, void, undefined> {
     const caller = new Error();
     if (this.disposed) throw new DisposedError();
     const resolved = resolveGenerateOptions(options, this.info.vocabSize, this.#samplingDefaults);
     const promptIds = this.#fitContext(this.#promptIds(prompt), resolved.maxTokens, resolved.truncate);
-    const { signal } = resolved;
-    if (signal?.aborted) {
-      yield { text: '', tokenIds: [], finishReason: 'abort', usage: usage(promptIds.length, 0) };
-      return;
-    }
-    const stopIds = [...new Set([...this.info.eosTokenIds, ...resolved.stopTokenIds])];
+    if (resolved.signal?.aborted) return aborted(promptIds.length);
     let requestId: number;
     try {
       requestId = this.#native.generate({
         tokens: Int32Array.from(promptIds),
         maxTokens: resolved.maxTokens,
-        stopTokenIds: stopIds,
+        stopTokenIds: [...new Set([...this.info.eosTokenIds, ...resolved.stopTokenIds])],
         sampling: resolved.sampling,
       });
     } catch (error) {
       throw fromNativeError(error, caller);
     }
-    const stream = new RequestStream();
-    this.#streams.set(requestId, stream);
-    const cancel = () => this.#native.cancel(requestId);
-    signal?.addEventListener('abort', cancel, { once: true });
     debug('request %d: %d prompt tokens, %o', requestId, promptIds.length, resolved.sampling);
+    const stream = this.#requests.open(requestId);
+    const cancel = () => this.#native.cancel(requestId);
+    resolved.signal?.addEventListener('abort', cancel, { once: true });
+    const chunks = this.#chunks(stream, promptIds, resolved, cancel, caller);
+    // return() before the first next() skips the generator's body and so its finally: cancel here too.
+    const end = chunks.return.bind(chunks);
+    chunks.return = (value) => {
+      resolved.signal?.removeEventListener('abort', cancel);
+      if (!stream.finished) cancel();
+      return end(value);
+    };
+    return chunks;
+  }
 
+  async *#chunks(
+    stream: RequestStream,
+    promptIds: number[],
+    resolved: ResolvedGenerateOptions,
+    cancel: () => void,
+    caller: Error,
+  ): AsyncGenerator<GenerationChunk, void, undefined> {
     const decoder = new IncrementalTextDecoder(this.tokenizer, promptIds);
     const stopStrings = new StopStringMatcher(resolved.stop);
-    const stopSet = new Set(stopIds);
     let completionTokens = 0;
     try {
       while (true) {
@@ -229,10 +261,9 @@ export class Model {
         if (last.finishReason === 'error') {
           throw fromNativeError(Object.assign(new Error(last.errorMessage ?? 'generation failed'), { code: last.errorCode }), caller);
         }
-        let finishReason: FinishReason | undefined = last.finishReason === '' ? undefined : last.finishReason;
-        // A stop token ends the text; it is not part of it.
-        const endsWithStopToken = finishReason === 'stop' && stopSet.has(tokenIds[tokenIds.length - 1] as number);
-        const textIds = endsWithStopToken ? tokenIds.slice(0, -1) : tokenIds;
+        let finishReason: FinishReason | undefined = last.finishReason;
+        // The engine ends with 'stop' only at a stop token, which ends the text without being part of it.
+        const textIds = finishReason === 'stop' ? tokenIds.slice(0, -1) : tokenIds;
         let decoded = decoder.push(textIds);
         if (finishReason !== undefined) decoded += decoder.flush();
         const matched = stopStrings.push(decoded);
@@ -254,7 +285,7 @@ export class Model {
         return;
       }
     } finally {
-      signal?.removeEventListener('abort', cancel);
+      resolved.signal?.removeEventListener('abort', cancel);
       // Reached without a final event after a stop string, a break or a throw: end the request. The stream
       // stays registered until its final (abort) event arrives and the addon forgets it.
       if (!stream.finished) cancel();
@@ -285,7 +316,7 @@ export class Model {
   chatPromptIds(messages: readonly ChatMessage[]): number[] {
     if (this.disposed) throw new DisposedError();
     if (!this.#chatTemplate) {
-      throw new OptionError(`this model has no chat template (${this.info.path}/tokenizer_config.json); use generate() with a plain prompt`);
+      throw new OptionError(null, `this model has no chat template (${this.info.path}/tokenizer_config.json); use generate() with a plain prompt`);
     }
     // The template writes the special tokens itself (as transformers' apply_chat_template does), so the
     // tokenizer must not add its own.
@@ -299,7 +330,6 @@ export class Model {
     return {
       activeRequests: native.active,
       queuedRequests: native.queued,
-      slotsInUse: native.active,
       maxBatch: this.info.maxBatch,
       tokensGenerated: native.tokensGenerated,
       promptTokens: native.promptTokens,
@@ -311,18 +341,14 @@ export class Model {
       devicePeakBytes: native.devicePeakBytes,
       deviceReservedBytes: native.deviceReservedBytes,
       cudaGraphsCaptured: native.cudaGraphsCaptured,
-      cudaGraphsOff: native.cudaGraphsOff,
+      cudaGraphsOff: native.cudaGraphsOff ?? null,
     };
   }
 
   /** Stops the engine: requests in flight end with finish reason 'abort'; then frees the model's memory. */
   dispose(): Promise<void> {
     this.#disposePromise ??= this.#native.dispose().then(() => {
-      // The addon delivers every final event before dispose() resolves; this is only a safety net.
-      for (const [id, stream] of this.#streams) {
-        stream.push({ requestId: id, tokenIds: [], finishReason: 'abort' });
-      }
-      this.#streams.clear();
+      this.#requests.abortAll();
       debug('model %s disposed', this.info.path);
     });
     return this.#disposePromise;
@@ -383,16 +409,16 @@ export class Model {
     } else if (Array.isArray(prompt)) {
       ids = prompt.map((id, index) => {
         if (!Number.isInteger(id) || id < 0 || id >= this.info.vocabSize) {
-          throw new OptionError(`prompt[${index}]: expected a token id in [0, ${this.info.vocabSize}), received ${String(id)}`);
+          throw new OptionError('prompt', `expected a token id in [0, ${this.info.vocabSize}), received ${String(id)}`, { label: `prompt[${index}]` });
         }
         return id;
       });
     } else {
-      throw new OptionError(`prompt: expected a string or an array of token ids, received ${typeof prompt}`);
+      throw new OptionError('prompt', `expected a string or an array of token ids, received ${typeof prompt}`);
     }
     if (ids.length === 0) {
       if (this.info.bosTokenId === null) {
-        throw new OptionError('prompt: expected a non-empty prompt (this model has no BOS token to start from)');
+        throw new OptionError('prompt', 'expected a non-empty prompt (this model has no BOS token to start from)');
       }
       ids = [this.info.bosTokenId];
     }
@@ -421,12 +447,7 @@ function usage(promptTokens: number, completionTokens: number): Usage {
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }
 
-/** Routes each batch of native events to the streams of their requests. */
-export function dispatchEvents(streams: Map<number, RequestStream>, events: NativeEvent[]): void {
-  for (const event of events) {
-    const stream = streams.get(event.requestId);
-    if (!stream) continue;
-    stream.push(event);
-    if (event.finishReason !== '') streams.delete(event.requestId);
-  }
+/** The stream of a request whose signal was aborted before it was queued. */
+async function* aborted(promptTokens: number): AsyncGenerator<GenerationChunk, void, undefined> {
+  yield { text: '', tokenIds: [], finishReason: 'abort', usage: usage(promptTokens, 0) };
 }

@@ -50,7 +50,8 @@ export interface NativeLogprob {
   top: { tokenId: number; logprob: number }[];
 }
 
-export type NativeFinishReason = '' | 'stop' | 'length' | 'abort' | 'error';
+/** `'stop'` only at a stop token (stop strings are the TypeScript layer's). */
+export type NativeFinishReason = 'stop' | 'length' | 'abort' | 'error';
 
 /** Tokens produced for one request since its last event; the last event has a finish reason. */
 export interface NativeEvent {
@@ -58,7 +59,8 @@ export interface NativeEvent {
   tokenIds: number[];
   /** One per token id when the request asked for logprobs. */
   logprobs?: NativeLogprob[];
-  finishReason: NativeFinishReason;
+  /** Set on a request's last event only. */
+  finishReason?: NativeFinishReason;
   errorCode?: string;
   errorMessage?: string;
 }
@@ -88,7 +90,8 @@ export interface NativeStats {
   devicePeakBytes: number;
   deviceReservedBytes: number;
   cudaGraphsCaptured: number;
-  cudaGraphsOff: string;
+  /** Why the decode step runs eagerly on a CUDA device; absent while CUDA graphs are on, and on the CPU. */
+  cudaGraphsOff?: string;
   threads: number;
   graphNodes: number;
   graphOptimization: string;

@@ -1,9 +1,10 @@
 /**
- * Validation and defaults for every public option. Each check names the option, the expected type or
- * range, and the value received; native code then gets concrete values only.
+ * Validation and defaults for every public option, by the rows of option-table.ts. Each check names the
+ * option, the expected type or range, and the value received; native code then gets concrete values only.
  */
 import type { CpuFacts } from './cpu.js';
 import { OptionError } from './errors.js';
+import { expectedText, optionSpec, optionsOf, type OptionName } from './option-table.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 export type Dtype = 'float32' | 'float16' | 'bfloat16';
@@ -161,8 +162,11 @@ export interface SamplingDefaults {
 
 export const GREEDY_DEFAULTS: SamplingDefaults = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1 };
 
-export const DEFAULT_MAX_TOKENS = 256;
-const MAX_TOKENS_LIMIT = 1 << 20;
+export const DEFAULT_MAX_TOKENS = optionSpec('maxTokens').default as number;
+export const DEFAULT_MAX_BATCH = optionSpec('maxBatch').default as number;
+export const DEFAULT_MAX_CONTEXT_CAP = 2048;
+export const DEFAULT_MAX_QUEUE = optionSpec('maxQueue').default as number;
+export const DEFAULT_PREFILL_CHUNK = optionSpec('prefillChunk').default as number;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -171,14 +175,52 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function optionError(name: string, expected: string, value: unknown): OptionError {
-  return new OptionError(`${name}: expected ${expected}, received ${describe(value)}`);
+function invalid(name: OptionName, expected: string, value: unknown): OptionError {
+  return new OptionError(name, `expected ${expected}, received ${describe(value)}`);
 }
 
-function checkKnownKeys(options: object, known: readonly string[], what: string): void {
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * `raw[name]` checked against its row of the option table; absent or null means `fallback`, else the
+ * table's default. For the options whose type the table states (integer, number, boolean, choice).
+ */
+function tableOption<T>(raw: Record<string, unknown>, name: OptionName, fallback?: T): T {
+  const spec = optionSpec(name);
+  const value = raw[name] ?? fallback ?? spec.default;
+  const type = spec.type;
+  let ok: boolean;
+  switch (type.kind) {
+    case 'integer':
+      ok = isIntegerIn(value, type.min, type.max);
+      break;
+    case 'number':
+      ok =
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        (type.minExclusive === true ? value > type.min : value >= type.min) &&
+        value <= type.max;
+      break;
+    case 'boolean':
+      ok = typeof value === 'boolean';
+      break;
+    case 'choice':
+      ok = typeof value === 'string' && type.choices.includes(value);
+      break;
+    case 'special':
+      throw new Error(`torch-gen: ${name} has a check of its own`);
+  }
+  if (!ok) throw invalid(name, expectedText(spec), value);
+  return value as T;
+}
+
+function checkKnownKeys(options: object, scope: 'load' | 'generate', what: string): void {
+  const known = optionsOf(scope).map((spec) => spec.name);
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new OptionError(`${what}: unknown option \`${key}\`; known options are ${known.map((k) => `\`${k}\``).join(', ')}`);
+      throw new OptionError(key, `unknown option \`${key}\`; known options are ${known.map((k) => `\`${k}\``).join(', ')}`, { label: what });
     }
   }
 }
@@ -186,15 +228,12 @@ function checkKnownKeys(options: object, known: readonly string[], what: string)
 function checkObject(options: unknown, what: string): Record<string, unknown> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw optionError(what, 'an options object', options);
+    throw new OptionError(null, `${what}: expected an options object, received ${describe(options)}`);
   }
   return options as Record<string, unknown>;
 }
 
 const DEVICE_PATTERN = /^(auto|cpu|cuda|cuda:\d+)$/;
-
-export const DEFAULT_MAX_BATCH = 4;
-export const DEFAULT_MAX_CONTEXT_CAP = 2048;
 
 export interface ResolvedLoadOptions {
   device: string;
@@ -208,9 +247,6 @@ export interface ResolvedLoadOptions {
   optimizeGraph: boolean;
 }
 
-export const DEFAULT_MAX_QUEUE = 1024;
-export const DEFAULT_PREFILL_CHUNK = 256;
-
 /** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */
 export function resolveLoadOptions(
   options: unknown,
@@ -220,81 +256,39 @@ export function resolveLoadOptions(
   quantized = false,
 ): ResolvedLoadOptions {
   const raw = checkObject(options, 'loadModel options');
-  checkKnownKeys(
-    raw,
-    ['device', 'dtype', 'maxBatch', 'maxContext', 'maxQueue', 'prefillChunk', 'cudaGraphs', 'threads', 'optimizeGraph'],
-    'loadModel',
-  );
-  const device = raw.device ?? 'auto';
+  checkKnownKeys(raw, 'load', 'loadModel');
+  const device = raw.device ?? optionSpec('device').default;
   if (typeof device !== 'string' || !DEVICE_PATTERN.test(device)) {
-    throw optionError('device', "'auto', 'cpu', 'cuda' or 'cuda:N'", device);
+    throw invalid('device', expectedText(optionSpec('device')), device);
   }
   // int8 layers (fbgemm) exist on the CPU only, and take float32 activations.
   const resolvedDevice = device === 'auto' ? (!quantized && cudaAvailable() ? 'cuda' : 'cpu') : device;
   if (quantized && resolvedDevice !== 'cpu') {
-    throw optionError('device', "'cpu' or 'auto' for an int8 model (its torch-gen.json has `quantization`)", device);
+    throw invalid('device', "'cpu' or 'auto' for an int8 model (its torch-gen.json has `quantization`)", device);
   }
-  const requestedDtype = raw.dtype ?? (resolvedDevice === 'cpu' ? 'float32' : 'float16');
+  const requestedDtype = tableOption<Dtype | 'auto'>(raw, 'dtype', resolvedDevice === 'cpu' ? 'float32' : 'float16');
   if (quantized && requestedDtype !== 'float32' && requestedDtype !== 'auto') {
-    throw optionError('dtype', "'float32' or 'auto' for an int8 model (its activations are float32)", requestedDtype);
-  }
-  if (!['float32', 'float16', 'bfloat16', 'auto'].includes(requestedDtype as string)) {
-    throw optionError('dtype', "'float32', 'float16', 'bfloat16' or 'auto'", requestedDtype);
+    throw invalid('dtype', "'float32' or 'auto' for an int8 model (its activations are float32)", requestedDtype);
   }
   const dtype: Dtype =
     requestedDtype !== 'auto'
-      ? (requestedDtype as Dtype)
+      ? requestedDtype
       : resolvedDevice !== 'cpu'
         ? 'float16'
         : cpu.bfloat16 && !quantized
           ? 'bfloat16'
           : 'float32';
-  const maxBatch = raw.maxBatch ?? DEFAULT_MAX_BATCH;
-  if (!isIntegerIn(maxBatch, 1, 1024)) throw optionError('maxBatch', 'an integer in [1, 1024]', maxBatch);
+  const maxBatch = tableOption<number>(raw, 'maxBatch');
   const maxContext = raw.maxContext ?? Math.min(modelMaxContext, DEFAULT_MAX_CONTEXT_CAP);
   if (!isIntegerIn(maxContext, 2, modelMaxContext)) {
-    throw optionError('maxContext', `an integer in [2, ${modelMaxContext}] (the model's context)`, maxContext);
+    throw invalid('maxContext', `an integer in [2, ${modelMaxContext}] (the model's context)`, maxContext);
   }
-  const maxQueue = raw.maxQueue ?? DEFAULT_MAX_QUEUE;
-  if (!isIntegerIn(maxQueue, 0, 2 ** 31)) throw optionError('maxQueue', 'an integer >= 0', maxQueue);
-  const prefillChunk = raw.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
-  if (!isIntegerIn(prefillChunk, 1, 65536)) throw optionError('prefillChunk', 'an integer in [1, 65536]', prefillChunk);
-  const cudaGraphs = raw.cudaGraphs ?? true;
-  if (typeof cudaGraphs !== 'boolean') throw optionError('cudaGraphs', 'true or false', cudaGraphs);
-  const threads = raw.threads ?? cpu.cores;
-  if (!isIntegerIn(threads, 1, 1024)) throw optionError('threads', 'an integer in [1, 1024]', threads);
-  const optimizeGraph = raw.optimizeGraph ?? true;
-  if (typeof optimizeGraph !== 'boolean') throw optionError('optimizeGraph', 'true or false', optimizeGraph);
+  const maxQueue = tableOption<number>(raw, 'maxQueue');
+  const prefillChunk = tableOption<number>(raw, 'prefillChunk');
+  const cudaGraphs = tableOption<boolean>(raw, 'cudaGraphs');
+  const threads = tableOption<number>(raw, 'threads', cpu.cores);
+  const optimizeGraph = tableOption<boolean>(raw, 'optimizeGraph');
   return { device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs, threads, optimizeGraph };
-}
-
-function isIntegerIn(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
-
-const GENERATE_KEYS = [
-  'maxTokens',
-  'temperature',
-  'topK',
-  'topP',
-  'minP',
-  'repetitionPenalty',
-  'presencePenalty',
-  'frequencyPenalty',
-  'seed',
-  'stop',
-  'stopTokenIds',
-  'logprobs',
-  'truncate',
-  'signal',
-] as const;
-
-function numberIn(raw: Record<string, unknown>, name: string, fallback: number, min: number, max: number, range: string): number {
-  const value = raw[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw optionError(name, `a number in ${range}`, value);
-  }
-  return value;
 }
 
 /** `vocabSize` bounds stopTokenIds; `defaults` come from the model's generation config. */
@@ -304,38 +298,31 @@ export function resolveGenerateOptions(
   defaults: SamplingDefaults = GREEDY_DEFAULTS,
 ): ResolvedGenerateOptions {
   const raw = checkObject(options, 'generate options');
-  checkKnownKeys(raw, GENERATE_KEYS, 'generate');
-  const maxTokens = raw.maxTokens ?? DEFAULT_MAX_TOKENS;
-  if (!isIntegerIn(maxTokens, 1, MAX_TOKENS_LIMIT)) {
-    throw optionError('maxTokens', `an integer in [1, ${MAX_TOKENS_LIMIT}]`, maxTokens);
-  }
-  const temperature = numberIn(raw, 'temperature', defaults.temperature, 0, 100, '[0, 100]');
-  const topK = raw.topK ?? defaults.topK;
-  if (!isIntegerIn(topK, 0, 2 ** 31 - 1)) throw optionError('topK', 'an integer >= 0', topK);
-  const topP = numberIn(raw, 'topP', defaults.topP, Number.MIN_VALUE, 1, '(0, 1]');
-  const minP = numberIn(raw, 'minP', defaults.minP, 0, 1, '[0, 1]');
-  const repetitionPenalty = numberIn(raw, 'repetitionPenalty', defaults.repetitionPenalty, Number.MIN_VALUE, 100, '(0, 100]');
-  const presencePenalty = numberIn(raw, 'presencePenalty', 0, -2, 2, '[-2, 2]');
-  const frequencyPenalty = numberIn(raw, 'frequencyPenalty', 0, -2, 2, '[-2, 2]');
-  const seed = raw.seed ?? Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
-  if (!isIntegerIn(seed, 0, Number.MAX_SAFE_INTEGER)) throw optionError('seed', 'an integer in [0, 2^53)', seed);
-  const logprobs = raw.logprobs ?? 0;
-  if (!isIntegerIn(logprobs, 0, 20)) throw optionError('logprobs', 'an integer in [0, 20]', logprobs);
+  checkKnownKeys(raw, 'generate', 'generate');
+  const maxTokens = tableOption<number>(raw, 'maxTokens');
+  const temperature = tableOption<number>(raw, 'temperature', defaults.temperature);
+  const topK = tableOption<number>(raw, 'topK', defaults.topK);
+  const topP = tableOption<number>(raw, 'topP', defaults.topP);
+  const minP = tableOption<number>(raw, 'minP', defaults.minP);
+  const repetitionPenalty = tableOption<number>(raw, 'repetitionPenalty', defaults.repetitionPenalty);
+  const presencePenalty = tableOption<number>(raw, 'presencePenalty');
+  const frequencyPenalty = tableOption<number>(raw, 'frequencyPenalty');
+  const seed = tableOption<number>(raw, 'seed', Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));
+  const logprobs = tableOption<number>(raw, 'logprobs');
 
   const stopRaw = raw.stop ?? [];
   const stop = typeof stopRaw === 'string' ? [stopRaw] : stopRaw;
   if (!Array.isArray(stop) || stop.length > 16 || !stop.every((s) => typeof s === 'string' && s.length > 0)) {
-    throw optionError('stop', 'a non-empty string or an array of at most 16 non-empty strings', stopRaw);
+    throw invalid('stop', expectedText(optionSpec('stop')), stopRaw);
   }
   const stopTokenIds = raw.stopTokenIds ?? [];
   if (!Array.isArray(stopTokenIds) || !stopTokenIds.every((id) => isIntegerIn(id, 0, vocabSize - 1))) {
-    throw optionError('stopTokenIds', `an array of token ids in [0, ${vocabSize})`, stopTokenIds);
+    throw invalid('stopTokenIds', `an array of token ids in [0, ${vocabSize})`, stopTokenIds);
   }
-  const truncate = raw.truncate ?? false;
-  if (typeof truncate !== 'boolean') throw optionError('truncate', 'a boolean', truncate);
+  const truncate = tableOption<boolean>(raw, 'truncate');
   const signal = raw.signal ?? undefined; // null means none, as for every other option
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw optionError('signal', 'an AbortSignal', signal);
+    throw invalid('signal', expectedText(optionSpec('signal')), signal);
   }
   return {
     maxTokens,

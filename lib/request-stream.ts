@@ -17,7 +17,7 @@ export class RequestStream {
 
   push(event: NativeEvent): void {
     if (this.#finished) return;
-    if (event.finishReason !== '') this.#finished = true;
+    if (event.finishReason !== undefined) this.#finished = true;
     if (this.#waiting) {
       const resolve = this.#waiting;
       this.#waiting = undefined;

@@ -47,7 +47,7 @@ export class Tokenizer {
 
   /** Text to token ids. */
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new OptionError(`text: expected a string, received ${typeof text}`);
+    if (typeof text !== 'string') throw new OptionError('text', `expected a string, received ${typeof text}`);
     return this.#hf.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
 

@@ -5,7 +5,8 @@
 // example a system torch on a GPU host), then the project's own virtualenv (.venv, made by
 // `npm run setup:libtorch`).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -133,16 +134,34 @@ function usesCxx11Abi(libc10) {
   return readFileSync(libc10).includes('__cxx11');
 }
 
-// `node scripts/libtorch.mjs [field]` prints one field (for CMake and binding.gyp) or all as JSON.
+/**
+ * The probe's result as CMake settings, for CMakeLists.txt to include(): the libtorch, its C++ ABI and
+ * standard, its CUDA headers, and node-addon-api's headers. One probe per configure, for the directory
+ * actually used.
+ */
+export function cmakeSettings(info) {
+  const quoted = (text) => `"${String(text).replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+  const nodeAddonApi = resolve(createRequire(import.meta.url)('node-addon-api').include_dir);
+  return [
+    '# Written by scripts/libtorch.mjs when CMake configures; do not edit.',
+    `set(LIBTORCH_DIR ${quoted(info.dir)})`,
+    `set(TORCH_GEN_TORCH_VERSION ${quoted(info.version)})`,
+    `set(TORCH_CXX11_ABI ${info.cxx11Abi ? 1 : 0})`,
+    `set(TORCH_GEN_CXX_STANDARD ${info.cxxStandard})`,
+    `set(TORCH_GEN_HAS_CUDA ${info.hasCuda ? 'ON' : 'OFF'})`,
+    `set(TORCH_GEN_CUDA_INCLUDE ${info.cudaIncludes.map(quoted).join(' ')})`,
+    `set(NODE_ADDON_API_DIR ${quoted(nodeAddonApi)})`,
+    '',
+  ].join('\n');
+}
+
+// `node scripts/libtorch.mjs` prints what it finds as JSON; `node scripts/libtorch.mjs cmake FILE` writes
+// the CMake settings (CMakeLists.txt runs it, with TORCH_GEN_LIBTORCH set to a LIBTORCH_DIR given by hand).
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const info = findLibtorch();
-    const field = process.argv[2];
-    if (!field) console.log(JSON.stringify(info, null, 2));
-    else if (field === 'includeDirs' || field === 'cudaIncludes') console.log(info[field].join(' '));
-    else if (field === 'cxx11Abi') console.log(info.cxx11Abi ? 1 : 0);
-    else if (field === 'hasCuda') console.log(info.hasCuda ? 1 : 0);
-    else console.log(info[field]);
+    if (process.argv[2] === 'cmake') writeFileSync(process.argv[3], cmakeSettings(info));
+    else console.log(JSON.stringify(info, null, 2));
   } catch (error) {
     console.error(`torch-gen: ${error.message}`);
     process.exit(1);

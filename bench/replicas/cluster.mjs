@@ -1,5 +1,5 @@
 // N replicas of `torch-gen serve` behind one nginx, all on loopback: the setup the replicas bench and
-// test/server/replicas.test.ts share. stop() ends every process it started; so does the harness's exit.
+// test/integration/replicas.test.ts share. stop() ends every process it started; so does the harness's exit.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';

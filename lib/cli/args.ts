@@ -14,7 +14,7 @@ export function parse(argv: string[], options: NonNullable<ParseArgsConfig['opti
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (error) {
-    throw new OptionError((error as Error).message);
+    throw new OptionError(null, (error as Error).message);
   }
 }
 
@@ -27,7 +27,7 @@ export function stringFlag(values: ParsedArgs['values'], name: string): string |
 export function integerFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
-  if (!Number.isInteger(number)) throw new OptionError(`--${name}: expected an integer, received ${JSON.stringify(value)}`);
+  if (!Number.isInteger(number)) throw new OptionError(`--${name}`, `expected an integer, received ${JSON.stringify(value)}`);
   return number;
 }
 
@@ -35,7 +35,7 @@ export function numberFlag(name: string, value: string | undefined): number | un
   if (value === undefined) return undefined;
   const number = Number(value);
   if (value.trim() === '' || !Number.isFinite(number)) {
-    throw new OptionError(`--${name}: expected a number, received ${JSON.stringify(value)}`);
+    throw new OptionError(`--${name}`, `expected a number, received ${JSON.stringify(value)}`);
   }
   return number;
 }

@@ -59,7 +59,7 @@ function prompt(index: number, length: number, vocabSize: number): number[] {
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const resolved = value ?? fallback;
-  if (resolved < 1) throw new OptionError(`--${name}: expected an integer >= 1, received ${resolved}`);
+  if (resolved < 1) throw new OptionError(`--${name}`, `expected an integer >= 1, received ${resolved}`);
   return resolved;
 }
 

@@ -4,7 +4,7 @@ import { OptionError, TorchGenError } from '../errors.js';
 import { parse, stringFlag } from './args.js';
 import { ChatSession } from './chat-session.js';
 import { GENERATION_FLAGS, GENERATION_HELP, generationOptions } from './generation-flags.js';
-import { SINGLE_USER_LOAD_FLAGS, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
+import { SINGLE_USER_LOAD_FLAGS, SINGLE_USER_LOAD_HELP, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
 import { Progress } from './progress.js';
 
 const HELP = `Usage: torch-gen chat [options]
@@ -19,10 +19,7 @@ Options:
 ${MODEL_HELP}
   -s, --system TEXT             a system message to start the conversation with
   -v, --verbose                 after each reply, its finish reason, token counts and speed on standard error
-      --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
-      --dtype DTYPE             float32, float16, bfloat16 or auto (default: float16 on CUDA, float32 on CPU)
-      --threads N               CPU threads for the model (default: the physical cores)
-      --max-context N           tokens the conversation may hold
+${SINGLE_USER_LOAD_HELP}
   -q, --quiet                   no progress line while the model loads
   -h, --help                    show this help
 
@@ -48,7 +45,7 @@ export async function runChat(argv: string[]): Promise<number> {
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
   await using model = await loadWithProgress(dir, { ...loadOptions(values), maxBatch: 1 }, new Progress({ quiet: values.quiet === true }));
   if (!model.info.hasChatTemplate) {
-    throw new OptionError(`${dir} has no chat template; use \`torch-gen generate\` for plain text`);
+    throw new OptionError(null, `${dir} has no chat template; use \`torch-gen generate\` for plain text`);
   }
   const session = new ChatSession(model, stringFlag(values, 'system'));
   const rl = createInterface({

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { TokenLogprob } from '../model.js';
 import { parse } from './args.js';
 import { GENERATION_FLAGS, GENERATION_HELP, generationOptions } from './generation-flags.js';
-import { SINGLE_USER_LOAD_FLAGS, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
+import { SINGLE_USER_LOAD_FLAGS, SINGLE_USER_LOAD_HELP, loadOptions, loadWithProgress, MODEL_HELP, modelDir } from './load-flags.js';
 import { Progress } from './progress.js';
 
 const HELP = `Usage: torch-gen generate [options] [PROMPT]
@@ -14,10 +14,7 @@ to standard error. Ctrl-C stops the generation.
 
 Options:
 ${MODEL_HELP}
-      --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
-      --dtype DTYPE             float32, float16, bfloat16 or auto (default: float16 on CUDA, float32 on CPU)
-      --threads N               CPU threads for the model (default: the physical cores)
-      --max-context N           tokens per request the cache holds
+${SINGLE_USER_LOAD_HELP}
   -q, --quiet                   no progress line while the model loads
   -h, --help                    show this help
 

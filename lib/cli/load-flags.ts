@@ -1,43 +1,26 @@
 /** The model-loading flags the commands share, and loading with a progress line. */
-import type { ParseArgsConfig } from 'node:util';
 import { loadModel } from '../load-model.js';
 import type { Model } from '../model.js';
-import type { Device, Dtype, LoadModelOptions } from '../options.js';
-import { DEFAULT_MODEL_DIR, integerFlag, stringFlag, type ParsedArgs } from './args.js';
+import type { OptionName } from '../option-table.js';
+import type { LoadModelOptions } from '../options.js';
+import { DEFAULT_MODEL_DIR, stringFlag, type ParsedArgs } from './args.js';
+import { renameOptionError } from '../option-names.js';
+import { flagName, optionFlags, optionHelp, optionsFromFlags, type FlagConfig } from './option-flags.js';
 import type { Progress } from './progress.js';
 
-export const LOAD_FLAGS = {
-  model: { type: 'string', short: 'm' },
-  device: { type: 'string' },
-  dtype: { type: 'string' },
-  'max-context': { type: 'string' },
-  'max-batch': { type: 'string' },
-  'max-queue': { type: 'string' },
-  'prefill-chunk': { type: 'string' },
-  'no-cuda-graphs': { type: 'boolean' },
-  threads: { type: 'string' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
+/** The load options every serving command takes, in their help's order. */
+const LOAD_OPTIONS = ['device', 'dtype', 'maxContext', 'threads', 'maxBatch', 'maxQueue', 'prefillChunk', 'cudaGraphs'] as const satisfies readonly OptionName[];
+/** The one-user commands (generate, chat) have no batching or queue to size. */
+const SINGLE_USER_LOAD_OPTIONS = ['device', 'dtype', 'threads', 'maxContext'] as const satisfies readonly OptionName[];
 
-/** The loading flags of the one-user commands (generate, chat): no batching or queue to size. */
-export const SINGLE_USER_LOAD_FLAGS = {
-  model: LOAD_FLAGS.model,
-  device: LOAD_FLAGS.device,
-  dtype: LOAD_FLAGS.dtype,
-  'max-context': LOAD_FLAGS['max-context'],
-  threads: LOAD_FLAGS.threads,
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
+const MODEL_FLAG: FlagConfig = { model: { type: 'string', short: 'm' } };
+
+export const LOAD_FLAGS: FlagConfig = { ...MODEL_FLAG, ...optionFlags(LOAD_OPTIONS) };
+export const SINGLE_USER_LOAD_FLAGS: FlagConfig = { ...MODEL_FLAG, ...optionFlags(SINGLE_USER_LOAD_OPTIONS) };
 
 export const MODEL_HELP = `  -m, --model DIR               model directory (default: $TORCH_GEN_MODEL or ${DEFAULT_MODEL_DIR})`;
-
-export const LOAD_HELP = `      --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
-      --dtype DTYPE             float32, float16, bfloat16 or auto (default: float16 on CUDA, float32 on CPU;
-                                auto: bfloat16 on a CPU with bfloat16 instructions)
-      --max-context N           tokens per request the KV cache holds (default: the model's, at most 2048)
-      --threads N               CPU threads for the model (default: the physical cores)
-      --max-batch N             requests decoded together (KV-cache slots)
-      --max-queue N             requests that may wait for a slot (default 1024)
-      --prefill-chunk N         prompt tokens per engine step (default 256)
-      --no-cuda-graphs          run the decode step eagerly on CUDA instead of replaying CUDA graphs`;
+export const LOAD_HELP = optionHelp(LOAD_OPTIONS);
+export const SINGLE_USER_LOAD_HELP = optionHelp(SINGLE_USER_LOAD_OPTIONS);
 
 export function modelDir(values: ParsedArgs['values']): string {
   return stringFlag(values, 'model') ?? process.env.TORCH_GEN_MODEL ?? DEFAULT_MODEL_DIR;
@@ -45,24 +28,7 @@ export function modelDir(values: ParsedArgs['values']): string {
 
 /** loadModel() options from the flags; flags left out stay out (the library's defaults apply). */
 export function loadOptions(values: ParsedArgs['values']): LoadModelOptions {
-  const options: LoadModelOptions = {};
-  const device = stringFlag(values, 'device');
-  if (device !== undefined) options.device = device as Device;
-  const dtype = stringFlag(values, 'dtype');
-  if (dtype !== undefined) options.dtype = dtype as Dtype | 'auto';
-  const integers = {
-    maxContext: 'max-context',
-    maxBatch: 'max-batch',
-    maxQueue: 'max-queue',
-    prefillChunk: 'prefill-chunk',
-    threads: 'threads',
-  } as const;
-  for (const [option, flag] of Object.entries(integers) as [keyof typeof integers, string][]) {
-    const value = integerFlag(flag, stringFlag(values, flag));
-    if (value !== undefined) options[option] = value;
-  }
-  if (values['no-cuda-graphs'] === true) options.cudaGraphs = false;
-  return options;
+  return optionsFromFlags(values, LOAD_OPTIONS) as LoadModelOptions;
 }
 
 const millions = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${Math.round(n / 1e6)}M` : `${Math.round(n / 1e3)}K`);
@@ -80,6 +46,7 @@ export async function loadWithProgress(dir: string, options: LoadModelOptions, p
     return model;
   } catch (error) {
     progress.fail();
-    throw error;
+    // An option the user gave as a flag is named as the flag: `--threads: expected ...`.
+    throw renameOptionError(error, flagName);
   }
 }

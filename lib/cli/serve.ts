@@ -13,6 +13,9 @@ import { DEFAULT_MODEL_DIR, integerFlag, numberFlag, parse, stringFlag, stringsF
 import { LOAD_FLAGS, LOAD_HELP, loadOptions, loadWithProgress } from './load-flags.js';
 import { Progress } from './progress.js';
 
+/** The port serve listens on unless told otherwise; the image exposes it and deploy/ targets it. */
+export const DEFAULT_PORT = 8000;
+
 const HELP = `Usage: torch-gen serve [options]
 
 Serves models over an OpenAI-compatible HTTP API: POST /v1/completions, POST /v1/chat/completions
@@ -24,7 +27,7 @@ Options:
   -m, --model [NAME=]DIR        a model to serve, under NAME (default: the directory's name); repeatable
                                 (default: $TORCH_GEN_MODEL or ${DEFAULT_MODEL_DIR})
       --host HOST               the address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
-  -p, --port PORT               the port (default 8000; 0 picks a free one)
+  -p, --port PORT               the port (default ${DEFAULT_PORT}; 0 picks a free one)
       --api-key KEY             require \`Authorization: Bearer KEY\` on /v1 (default: $TORCH_GEN_API_KEY; none)
       --max-body-bytes N        largest request body (default 1048576)
       --max-prompt-tokens N     most prompt tokens per request (default: the model's context)
@@ -55,7 +58,7 @@ function modelSpecs(values: Record<string, unknown>): ModelSpec[] {
   });
   const names = new Set<string>();
   for (const { name } of specs) {
-    if (names.has(name)) throw new OptionError(`--model: two models are named \`${name}\`; name them with --model NAME=DIR`);
+    if (names.has(name)) throw new OptionError('--model', `two models are named \`${name}\`; name them with --model NAME=DIR`);
     names.add(name);
   }
   return specs;
@@ -116,12 +119,12 @@ export async function runServe(argv: string[]): Promise<number> {
     return 0;
   }
   const specs = modelSpecs(values);
-  const port = integerFlag('port', stringFlag(values, 'port')) ?? 8000;
-  if (port < 0 || port > 65535) throw new OptionError(`--port: expected an integer in [0, 65535], received ${port}`);
+  const port = integerFlag('port', stringFlag(values, 'port')) ?? DEFAULT_PORT;
+  if (port < 0 || port > 65535) throw new OptionError('--port', `expected an integer in [0, 65535], received ${port}`);
   const drainSeconds = numberFlag('drain-timeout', stringFlag(values, 'drain-timeout')) ?? 30;
-  if (drainSeconds < 0) throw new OptionError(`--drain-timeout: expected a number of seconds >= 0, received ${drainSeconds}`);
+  if (drainSeconds < 0) throw new OptionError('--drain-timeout', `expected a number of seconds >= 0, received ${drainSeconds}`);
   const level = stringFlag(values, 'log-level') ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw new OptionError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, received ${JSON.stringify(level)}`);
+  if (!LOG_LEVELS.includes(level)) throw new OptionError('--log-level', `expected one of ${LOG_LEVELS.join(', ')}, received ${JSON.stringify(level)}`);
   const apiKey = stringFlag(values, 'api-key') ?? (process.env.TORCH_GEN_API_KEY || undefined);
   const limits = {
     maxBodyBytes: integerFlag('max-body-bytes', stringFlag(values, 'max-body-bytes')),

@@ -84,7 +84,7 @@ export function registerChatCompletions(app: FastifyInstance, context: ServerCon
     } catch (error) {
       throw toHttpError(error, { promptParam: 'messages' });
     }
-    const generation = await Generation.start(
+    const generation = Generation.start(
       { served, promptIds: ids, options: sampling.options, promptParam: 'messages', request, reply },
       context,
     );

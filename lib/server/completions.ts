@@ -73,7 +73,7 @@ export function registerCompletions(app: FastifyInstance, context: ServerContext
     record.stream = sampling.stream;
     if (context.options.logPrompts) record.prompt = body.prompt;
     const ids = promptIds(field(body, 'prompt'), served.model);
-    const generation = await Generation.start(
+    const generation = Generation.start(
       { served, promptIds: ids, options: sampling.options, promptParam: 'prompt', request, reply },
       context,
     );

@@ -28,11 +28,8 @@ export interface CollectedGeneration {
   logprobs: TokenLogprob[] | undefined;
 }
 
-const PENDING: unique symbol = Symbol('pending');
-
 export class Generation {
   readonly #iterator: AsyncGenerator<GenerationChunk, void, undefined>;
-  readonly #first: Promise<IteratorResult<GenerationChunk, void>>;
   readonly #controller: AbortController;
   readonly #req: GenerationRequest;
   readonly #context: ServerContext;
@@ -43,7 +40,6 @@ export class Generation {
     req: GenerationRequest,
     context: ServerContext,
     iterator: AsyncGenerator<GenerationChunk, void, undefined>,
-    first: Promise<IteratorResult<GenerationChunk, void>>,
     controller: AbortController,
     start: number,
   ) {
@@ -52,15 +48,14 @@ export class Generation {
     this.#req = req;
     this.#context = context;
     this.#iterator = iterator;
-    this.#first = first;
     this.#controller = controller;
   }
 
   /**
-   * Starts the generation. What generate() refuses before queueing (options, a prompt longer than the
+   * Starts the generation. What generate() refuses at its call (options, a prompt longer than the
    * context, a full queue) is thrown here as an HttpError, before any byte of a response is sent.
    */
-  static async start(req: GenerationRequest, context: ServerContext): Promise<Generation> {
+  static start(req: GenerationRequest, context: ServerContext): Generation {
     const start = performance.now();
     const { request, reply, served } = req;
     const record = recordOf(request);
@@ -84,23 +79,14 @@ export class Generation {
     // A client that left while the body was read: the generation ends at once, with 'abort'.
     if (reply.raw.destroyed) onClose();
     else reply.raw.once('close', onClose);
-    const iterator = served.model.generate(req.promptIds, { ...req.options, signal: controller.signal });
-    const first = iterator.next();
-    // generate() throws its refusals before its first await; they have settled by the next macrotask,
-    // while an accepted request stays pending until its first token.
-    const early = await Promise.race([
-      first.then(
-        (): typeof PENDING => PENDING,
-        (error: unknown) => ({ error }),
-      ),
-      new Promise<typeof PENDING>((resolve) => setImmediate(resolve, PENDING)),
-    ]);
-    if (early !== PENDING) {
+    try {
+      const iterator = served.model.generate(req.promptIds, { ...req.options, signal: controller.signal });
+      return new Generation(req, context, iterator, controller, start);
+    } catch (error) {
       untrack();
       reply.raw.off('close', onClose);
-      throw toHttpError(early.error, { promptParam: req.promptParam, retryAfterSeconds: context.options.retryAfterSeconds });
+      throw toHttpError(error, { promptParam: req.promptParam, retryAfterSeconds: context.options.retryAfterSeconds });
     }
-    return new Generation(req, context, iterator, first, controller, start);
   }
 
   /** Who ended the request early, if anyone. */
@@ -115,7 +101,7 @@ export class Generation {
     record.completionTokens = 0;
     let output = '';
     try {
-      let next = await this.#first;
+      let next = await this.#iterator.next();
       while (!next.done) {
         const chunk = next.value;
         if (record.timeToFirstTokenMs === undefined && chunk.tokenIds.length > 0) {

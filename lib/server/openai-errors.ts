@@ -63,7 +63,7 @@ export function toHttpError(error: unknown, options: ErrorMappingOptions = {}): 
   if (error instanceof ContextLengthError) {
     return badRequest(options.promptParam ?? null, error.message, 'context_length_exceeded');
   }
-  if (error instanceof OptionError) return badRequest(options.promptParam ?? null, error.message);
+  if (error instanceof OptionError) return badRequest(options.promptParam ?? error.option, error.message);
   if (error instanceof QueueFullError) {
     return new HttpError(429, error.message, {
       type: 'requests',

@@ -1,10 +1,12 @@
 /**
- * OpenAI request fields to generate() options. Range checks are the library's own (options.ts); their
- * messages name the field as the client sent it (`top_p`, not `topP`).
+ * OpenAI request fields to generate() options, by the option table's `http` names. Range checks are the
+ * library's own (options.ts); their messages name the field as the client sent it (`top_p`, not `topP`),
+ * and the 400's `param` is that field, found from the error's option.
  */
 import { OptionError } from '../errors.js';
-import { checkGenerateOptions, type OptionNames } from '../option-names.js';
-import type { GenerateOptions } from '../options.js';
+import { checkGenerateOptions } from '../option-names.js';
+import { findOption, OPTIONS } from '../option-table.js';
+import { resolveGenerateOptions, type GenerateOptions } from '../options.js';
 import { badRequest } from './openai-errors.js';
 
 export type Body = Record<string, unknown>;
@@ -91,42 +93,24 @@ export function samplingRequest(body: Body, kind: 'completion' | 'chat', limits:
   const includeUsage = streamOptions !== undefined && booleanField(streamOptions as Body, 'include_usage');
 
   const maxTokensField = kind === 'chat' && field(body, 'max_completion_tokens') !== undefined ? 'max_completion_tokens' : 'max_tokens';
-  const maxTokens = field(body, maxTokensField) ?? limits.defaultMaxTokens;
-  const names: OptionNames = {
-    maxTokens: maxTokensField,
-    topP: 'top_p',
-    topK: 'top_k',
-    minP: 'min_p',
-    repetitionPenalty: 'repetition_penalty',
-    presencePenalty: 'presence_penalty',
-    frequencyPenalty: 'frequency_penalty',
-    logprobs: kind === 'chat' ? 'top_logprobs' : 'logprobs',
-  };
-  const options: GenerateOptions = { maxTokens: maxTokens as number };
-  const fields: [keyof GenerateOptions, string][] = [
-    ['temperature', 'temperature'],
-    ['topP', 'top_p'],
-    ['topK', 'top_k'],
-    ['minP', 'min_p'],
-    ['repetitionPenalty', 'repetition_penalty'],
-    ['presencePenalty', 'presence_penalty'],
-    ['frequencyPenalty', 'frequency_penalty'],
-    ['seed', 'seed'],
-    ['stop', 'stop'],
-  ];
-  for (const [ours, theirs] of fields) {
-    const value = field(body, theirs);
-    if (value !== undefined) (options as Record<string, unknown>)[ours] = value;
+  const logprobsField = kind === 'chat' ? 'top_logprobs' : 'logprobs';
+  // The request field each option came in: the table's, but for the two fields that differ by endpoint.
+  const fieldOf = (option: string): string | undefined =>
+    option === 'maxTokens' ? maxTokensField : option === 'logprobs' ? logprobsField : findOption(option)?.http;
+  const options: GenerateOptions = { maxTokens: (field(body, maxTokensField) ?? limits.defaultMaxTokens) as number };
+  for (const spec of OPTIONS) {
+    if (!('http' in spec) || spec.name === 'maxTokens' || spec.name === 'logprobs') continue;
+    const value = field(body, spec.http);
+    if (value !== undefined) (options as Record<string, unknown>)[spec.name] = value;
   }
-  const topLogprobs = logprobsField(body, kind);
+  const topLogprobs = logprobsRequest(body, kind);
   // Our logprobs option reports the chosen token's log-probability only together with at least one
   // alternative; extra alternatives are cut from the response.
   if (topLogprobs !== undefined) options.logprobs = Math.max(1, topLogprobs);
   try {
-    checkGenerateOptions(options, names, limits.vocabSize);
+    checkGenerateOptions(options, fieldOf, limits.vocabSize);
   } catch (error) {
-    // The message starts with the field's name, as the client sent it.
-    if (error instanceof OptionError) throw badRequest(/^(\w+): /.exec(error.message)?.[1] ?? null, error.message);
+    if (error instanceof OptionError) throw badRequest(error.option === null ? null : (fieldOf(error.option) ?? null), error.message);
     throw error;
   }
   if ((options.maxTokens as number) > limits.maxTokensLimit) {
@@ -138,22 +122,24 @@ export function samplingRequest(body: Body, kind: 'completion' | 'chat', limits:
   return { options, stream, includeUsage, topLogprobs };
 }
 
-function logprobsField(body: Body, kind: 'completion' | 'chat'): number | undefined {
-  const logprobs = field(body, 'logprobs');
-  if (kind === 'completion') {
-    if (logprobs === undefined) return undefined;
-    if (typeof logprobs !== 'number' || !Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20) {
-      throw badRequest('logprobs', `logprobs: expected an integer in [0, 20], received ${JSON.stringify(logprobs)}`);
-    }
-    return logprobs;
+/** A count of alternatives per token in `name` (completions' logprobs, chat's top_logprobs), by the logprobs option's range. */
+function alternativesField(body: Body, name: string): number | undefined {
+  const value = field(body, name);
+  if (value === undefined) return undefined;
+  try {
+    return resolveGenerateOptions({ logprobs: value }).sampling.logprobs;
+  } catch (error) {
+    throw error instanceof OptionError ? badRequest(name, error.renamed(name).message) : error;
   }
+}
+
+function logprobsRequest(body: Body, kind: 'completion' | 'chat'): number | undefined {
+  if (kind === 'completion') return alternativesField(body, 'logprobs');
+  const logprobs = field(body, 'logprobs');
   if (logprobs !== undefined && typeof logprobs !== 'boolean') {
     throw badRequest('logprobs', `logprobs: expected a boolean, received ${JSON.stringify(logprobs)}`);
   }
-  const top = field(body, 'top_logprobs');
-  if (top !== undefined && (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20)) {
-    throw badRequest('top_logprobs', `top_logprobs: expected an integer in [0, 20], received ${JSON.stringify(top)}`);
-  }
+  const top = alternativesField(body, 'top_logprobs');
   if (top !== undefined && logprobs !== true) {
     throw badRequest('top_logprobs', 'top_logprobs: requires logprobs: true');
   }

@@ -35,9 +35,9 @@ export class ServedModels {
     const models = await input;
     const entries: [string, Model][] =
       models instanceof Model ? [[basename(models.info.path), models]] : Object.entries(models);
-    if (entries.length === 0) throw new OptionError('createServer: expected at least one model');
+    if (entries.length === 0) throw new OptionError('models', 'expected at least one model', { label: 'createServer' });
     for (const [name, model] of entries) {
-      if (!(model instanceof Model)) throw new OptionError(`createServer: models.${name} is not a loaded Model`);
+      if (!(model instanceof Model)) throw new OptionError('models', `models.${name} is not a loaded Model`, { label: 'createServer' });
     }
     if (warmUp) {
       for (const [, model] of entries) {

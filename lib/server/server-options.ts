@@ -56,34 +56,34 @@ function integer(raw: Record<string, unknown>, name: string, min: number, max: n
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw new OptionError(`${name}: expected an integer ${range}, received ${JSON.stringify(value) ?? String(value)}`);
+    throw new OptionError(name, `expected an integer ${range}, received ${JSON.stringify(value) ?? String(value)}`);
   }
   return value;
 }
 
 function boolean(raw: Record<string, unknown>, name: string, fallback: boolean): boolean {
   const value = raw[name] ?? fallback;
-  if (typeof value !== 'boolean') throw new OptionError(`${name}: expected a boolean, received ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean') throw new OptionError(name, `expected a boolean, received ${JSON.stringify(value)}`);
   return value;
 }
 
 export function resolveServerOptions(options: unknown): ResolvedServerOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new OptionError(`createServer options: expected an options object, received ${JSON.stringify(options)}`);
+    throw new OptionError(null, `createServer options: expected an options object, received ${JSON.stringify(options)}`);
   }
   const raw = (options ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
     if (!KNOWN.includes(key)) {
-      throw new OptionError(`createServer: unknown option \`${key}\`; known options are ${KNOWN.map((k) => `\`${k}\``).join(', ')}`);
+      throw new OptionError(key, `unknown option \`${key}\`; known options are ${KNOWN.map((k) => `\`${k}\``).join(', ')}`, { label: 'createServer' });
     }
   }
   const apiKey = raw.apiKey;
   if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length === 0)) {
-    throw new OptionError(`apiKey: expected a non-empty string, received ${JSON.stringify(apiKey)}`);
+    throw new OptionError('apiKey', `expected a non-empty string, received ${JSON.stringify(apiKey)}`);
   }
   const logger = raw.logger ?? false;
   if (typeof logger !== 'boolean' && (typeof logger !== 'object' || logger === null)) {
-    throw new OptionError(`logger: expected a boolean, pino options or a pino logger, received ${JSON.stringify(logger)}`);
+    throw new OptionError('logger', `expected a boolean, pino options or a pino logger, received ${JSON.stringify(logger)}`);
   }
   return {
     apiKey: apiKey as string | undefined,

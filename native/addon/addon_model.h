@@ -37,11 +37,11 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   static void OnChannelClosed(Napi::Env env, void* unused, EventChannel* channel);
   using EventsFunction = Napi::TypedThreadSafeFunction<EventChannel, EventBatch, DeliverEvents>;
 
-  // generate({ tokens, maxTokens, stopTokenIds }) -> request id
+  // generate({ tokens, maxTokens, stopTokenIds, sampling }) -> request id
   Napi::Value Generate(const Napi::CallbackInfo& info);
   // cancel(requestId)
   Napi::Value Cancel(const Napi::CallbackInfo& info);
-  // stats() -> { active, queued, tokensGenerated, promptTokens, requestsFinished, cacheBytes }
+  // stats() -> EngineStats as StatsToJs (convert.cpp) writes them
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // stopNow(): stops the engine thread at once, synchronously (lib/exit-guard.ts calls it on process.exit()).
   Napi::Value StopNow(const Napi::CallbackInfo& info);

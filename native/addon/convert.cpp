@@ -2,10 +2,16 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
+
+#include "option_bounds.h"
 
 namespace torchgen {
 namespace {
+
+using option_bounds::IntegerBounds;
+using option_bounds::NumberBounds;
 
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, "torch-gen native: " + message);
@@ -38,6 +44,17 @@ int64_t ReadInteger(Napi::Env env, const Napi::Value& value, const std::string& 
 
 int64_t ReadInteger(const Napi::Object& object, const char* key, int64_t min, int64_t max) {
   return ReadInteger(object.Env(), object.Get(key), key, min, max);
+}
+
+// An option's value, within the bounds lib/option-table.ts gives it (option_bounds.h is generated from it).
+int64_t ReadInteger(const Napi::Object& object, const char* key, IntegerBounds bounds) {
+  return ReadInteger(object, key, bounds.min, bounds.max);
+}
+
+std::string FormatNumber(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
 }
 
 std::vector<int64_t> ReadIntegerArray(const Napi::Object& object, const char* key, int64_t max) {
@@ -81,13 +98,18 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.num_layers = ReadInteger(object, "numLayers", 0, 4096);
   spec.num_kv_heads = ReadInteger(object, "numKvHeads", 0, 4096);
   spec.head_dim = ReadInteger(object, "headDim", 0, 65536);
-  spec.max_batch = ReadInteger(object, "maxBatch", 1, 4096);
-  spec.max_queue = ReadInteger(object, "maxQueue", 0, int64_t{1} << 31);
-  spec.prefill_chunk = ReadInteger(object, "prefillChunk", 1, int64_t{1} << 20);
+  spec.max_batch = ReadInteger(object, "maxBatch", option_bounds::kMaxBatch);
+  // The logits interface has no cache to batch over; lib/load-model.ts plans 1, and the engine relies on it.
+  if (spec.interface == ModelInterface::kLogits && spec.max_batch != 1) {
+    ThrowType(object.Env(), "`maxBatch` must be 1 for the logits interface (it decodes one request at a time), received " +
+                                std::to_string(spec.max_batch));
+  }
+  spec.max_queue = ReadInteger(object, "maxQueue", option_bounds::kMaxQueue);
+  spec.prefill_chunk = ReadInteger(object, "prefillChunk", option_bounds::kPrefillChunk);
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
-  spec.threads = ReadInteger(object, "threads", 1, 1024);
+  spec.threads = ReadInteger(object, "threads", option_bounds::kThreads);
   spec.optimize_graph = ReadBoolean(object, "optimizeGraph");
   return spec;
 }
@@ -96,7 +118,7 @@ GenerationRequest ReadGenerationRequest(const Napi::Object& object) {
   constexpr int64_t kMaxTokenId = std::numeric_limits<int32_t>::max();
   GenerationRequest request;
   request.prompt = ReadIntegerArray(object, "tokens", kMaxTokenId);
-  request.max_tokens = ReadInteger(object, "maxTokens", 1, int64_t{1} << 31);
+  request.max_tokens = ReadInteger(object, "maxTokens", option_bounds::kMaxTokens);
   request.stop_token_ids = ReadIntegerArray(object, "stopTokenIds", kMaxTokenId);
   Napi::Value sampling = object.Get("sampling");
   if (!sampling.IsObject()) ThrowType(object.Env(), "expected an object for `sampling`");
@@ -110,27 +132,29 @@ std::vector<int64_t> ReadTokenIds(const Napi::Object& object, const char* key) {
 
 SamplingParams ReadSamplingParams(const Napi::Object& object) {
   Napi::Env env = object.Env();
-  auto number = [&](const char* key, double min, double max) {
+  auto number = [&](const char* key, NumberBounds bounds) {
     Napi::Value value = object.Get(key);
     if (!value.IsNumber()) ThrowType(env, std::string("expected a number for `sampling.") + key + "`");
     const double number = value.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(number) || number < min || number > max) {
-      ThrowType(env, std::string("`sampling.") + key + "` must be in [" + std::to_string(min) + ", " +
-                         std::to_string(max) + "], received " + value.ToString().Utf8Value());
+    const bool above_min = bounds.min_exclusive ? number > bounds.min : number >= bounds.min;
+    if (!std::isfinite(number) || !above_min || number > bounds.max) {
+      ThrowType(env, std::string("`sampling.") + key + "` must be in " + (bounds.min_exclusive ? "(" : "[") +
+                         FormatNumber(bounds.min) + ", " + FormatNumber(bounds.max) + "], received " +
+                         value.ToString().Utf8Value());
     }
     return number;
   };
   SamplingParams params;
-  params.temperature = number("temperature", 0, 1e6);
-  params.top_k = ReadInteger(object, "topK", 0, int64_t{1} << 31);
-  params.top_p = number("topP", 1e-12, 1);
-  params.min_p = number("minP", 0, 1);
-  params.repetition_penalty = number("repetitionPenalty", 1e-6, 1e6);
-  params.presence_penalty = number("presencePenalty", -1e6, 1e6);
-  params.frequency_penalty = number("frequencyPenalty", -1e6, 1e6);
+  params.temperature = number("temperature", option_bounds::kTemperature);
+  params.top_k = ReadInteger(object, "topK", option_bounds::kTopK);
+  params.top_p = number("topP", option_bounds::kTopP);
+  params.min_p = number("minP", option_bounds::kMinP);
+  params.repetition_penalty = number("repetitionPenalty", option_bounds::kRepetitionPenalty);
+  params.presence_penalty = number("presencePenalty", option_bounds::kPresencePenalty);
+  params.frequency_penalty = number("frequencyPenalty", option_bounds::kFrequencyPenalty);
   // Seeds are integers below 2^53 so that a JavaScript number holds them exactly.
-  params.seed = static_cast<uint64_t>(ReadInteger(object, "seed", 0, (int64_t{1} << 53) - 1));
-  params.logprobs = ReadInteger(object, "logprobs", 0, 100);
+  params.seed = static_cast<uint64_t>(ReadInteger(object, "seed", option_bounds::kSeed));
+  params.logprobs = ReadInteger(object, "logprobs", option_bounds::kLogprobs);
   return params;
 }
 
@@ -165,7 +189,7 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("devicePeakBytes", static_cast<double>(stats.device_memory.peak_allocated_bytes));
   object.Set("deviceReservedBytes", static_cast<double>(stats.device_memory.reserved_bytes));
   object.Set("cudaGraphsCaptured", static_cast<double>(stats.cuda_graphs_captured));
-  object.Set("cudaGraphsOff", stats.cuda_graphs_off);
+  if (!stats.cuda_graphs_off.empty()) object.Set("cudaGraphsOff", stats.cuda_graphs_off);
   object.Set("threads", static_cast<double>(stats.threads));
   object.Set("graphNodes", static_cast<double>(stats.graph_nodes));
   object.Set("graphOptimization", stats.graph_optimization);
@@ -201,7 +225,7 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events) {
       }
       object.Set("logprobs", logprobs);
     }
-    object.Set("finishReason", FinishReasonName(event.finish));
+    if (event.finish != FinishReason::kNone) object.Set("finishReason", FinishReasonName(event.finish));
     if (event.finish == FinishReason::kError) {
       object.Set("errorCode", event.error_code);
       object.Set("errorMessage", event.error_message);

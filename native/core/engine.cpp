@@ -66,32 +66,17 @@ void Engine::Submit(GenerationRequest request) {
     }
   }
   if (static_cast<int64_t>(request.prompt.size()) >= spec_.max_context) {
-    throw TorchGenError(codes::kInvalidArgument, "the prompt has " + std::to_string(request.prompt.size()) +
-                                                     " tokens; the model's context holds " +
-                                                     std::to_string(spec_.max_context) +
-                                                     " including at least one generated token");
-  }
-  const SamplingParams& sampling = request.sampling;
-  const bool sampling_ok = sampling.temperature >= 0 && sampling.top_k >= 0 && sampling.top_p > 0 &&
-                           sampling.top_p <= 1 && sampling.min_p >= 0 && sampling.min_p <= 1 &&
-                           sampling.repetition_penalty > 0 && sampling.logprobs >= 0;
-  if (!sampling_ok) {
-    throw TorchGenError(codes::kInvalidArgument, "sampling parameters out of range (temperature " +
-                                                     std::to_string(sampling.temperature) + ", top_p " +
-                                                     std::to_string(sampling.top_p) + ", min_p " +
-                                                     std::to_string(sampling.min_p) + ", repetition_penalty " +
-                                                     std::to_string(sampling.repetition_penalty) + ")");
-  }
-  if (request.max_tokens < 1) {
-    throw TorchGenError(codes::kInvalidArgument,
-                        "max_tokens must be at least 1, received " + std::to_string(request.max_tokens));
+    throw TorchGenError(codes::kContextLength, "the prompt has " + std::to_string(request.prompt.size()) +
+                                                   " tokens but the model's context holds " +
+                                                   std::to_string(spec_.max_context) +
+                                                   ", including at least one generated token");
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) throw TorchGenError(codes::kDisposed, "the model has been disposed");
     // Every request passes through the queue until the engine thread admits it; those that will find a
     // free slot at once are not waiting, so they do not count against max_queue.
-    const int64_t capacity = spec_.interface == ModelInterface::kLogits ? 1 : spec_.max_batch;
+    const int64_t capacity = spec_.max_batch;
     const int64_t pending = static_cast<int64_t>(queue_.size());
     const int64_t free_slots = capacity - active_count_ - pending;
     const int64_t waiting = std::max<int64_t>(0, pending - std::max<int64_t>(0, capacity - active_count_));
@@ -228,8 +213,7 @@ void Engine::EndCancelled(std::vector<TokenEvent>& events) {
 
 std::unique_ptr<Engine::Active> Engine::Admit() {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto capacity = spec_.interface == ModelInterface::kLogits ? int64_t{1} : spec_.max_batch;
-  if (queue_.empty() || static_cast<int64_t>(active_.size()) >= capacity) return nullptr;
+  if (queue_.empty() || static_cast<int64_t>(active_.size()) >= spec_.max_batch) return nullptr;
   auto active = std::make_unique<Active>();
   active->request = std::move(queue_.front());
   queue_.pop_front();

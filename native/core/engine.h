@@ -79,8 +79,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Checks the request (ids < vocab, lengths within the context) and queues it. Throws TorchGenError
-  // (ERR_INVALID_ARGUMENT, ERR_DISPOSED); never blocks on model work.
+  // The gate for what protects memory (a prompt that is not empty, ids < vocab, a prompt within the
+  // context) and the queue's bound; the addon's conversion has already checked types and option ranges.
+  // Throws TorchGenError (ERR_INVALID_ARGUMENT, ERR_CONTEXT_LENGTH, ERR_QUEUE_FULL, ERR_DISPOSED); never
+  // blocks on model work.
   void Submit(GenerationRequest request);
 
   EngineStats Stats();
@@ -92,7 +94,6 @@ class Engine {
   // Blocks for up to one forward pass: call it off the JavaScript thread.
   void Stop();
 
-  const ModelSpec& spec() const { return spec_; }
 
  private:
   // A request being generated.

@@ -15,6 +15,7 @@ inline constexpr const char* kModelLoad = "ERR_MODEL_LOAD";
 inline constexpr const char* kDevice = "ERR_DEVICE";
 inline constexpr const char* kOutOfMemory = "ERR_OUT_OF_MEMORY";
 inline constexpr const char* kInvalidArgument = "ERR_INVALID_ARGUMENT";
+inline constexpr const char* kContextLength = "ERR_CONTEXT_LENGTH";
 inline constexpr const char* kDisposed = "ERR_DISPOSED";
 inline constexpr const char* kQueueFull = "ERR_QUEUE_FULL";
 inline constexpr const char* kInternal = "ERR_INTERNAL";

@@ -35,7 +35,6 @@ class Model {
 
   const ModelSpec& spec() const { return spec_; }
   const c10::Device& device() const { return device_; }
-  c10::ScalarType dtype() const { return dtype_; }
   // Elements of the module's parameters (a tied embedding counts once), and the bytes of its parameters
   // and buffers on the device.
   int64_t parameter_count() const { return parameter_count_; }

@@ -22,7 +22,8 @@ struct ModelSpec {
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
   // The KV-cache pool: how many requests decode together, and the tokens each can hold (<= the
-  // manifest's max_context, which max_context above already is).
+  // manifest's max_context, which max_context above already is). Always 1 for the logits interface, which
+  // decodes one request at a time (lib/load-model.ts plans it, convert.cpp refuses anything else).
   int64_t max_batch = 1;
   int64_t max_queue = 1024;      // requests waiting for a slot; more are refused (ERR_QUEUE_FULL)
   int64_t prefill_chunk = 256;   // prompt tokens per engine step, so running requests keep decoding

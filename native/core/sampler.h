@@ -1,8 +1,9 @@
 // Picks the next token of every row of a batch on the model's device, each row with its own parameters.
 //
-// Randomness comes from a counter-based hash of (seed, step, token id) evaluated on the device, not from
-// a shared generator: a row's tokens depend only on its own seed and position, so a request samples the
-// same tokens alone or beside any other requests, and nothing is launched per row.
+// Randomness comes from a counter-based hash, not from a shared generator: each row's key is a hash of
+// (seed, step) made on the host, and the noise per token id a hash of (key, id) made on the device in tensor
+// ops over the whole batch. A row's tokens depend only on its own seed and position, so a request
+// samples the same tokens alone or beside any other requests.
 #pragma once
 
 #include <cstdint>

@@ -2,10 +2,10 @@
 // transformers references, and the precision tolerances.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TokenLogprob } from '@org/torch-gen';
+import type { Device, TokenLogprob } from '@org/torch-gen';
 
 /** The device the suite tests: TORCH_GEN_TEST_DEVICE, 'cuda' by default ('cpu' proves the plumbing). */
-export const device = process.env.TORCH_GEN_TEST_DEVICE ?? 'cuda';
+export const device = (process.env.TORCH_GEN_TEST_DEVICE ?? 'cuda') as Device;
 export const onCuda = device.startsWith('cuda');
 /** scripts/gpu-suite.sh's work directory: fixtures/ and references.json. */
 export const workDir = resolve(process.env.TORCH_GEN_GPU_WORK ?? join(import.meta.dirname, '..', '..', 'models', 'gpu-suite'));

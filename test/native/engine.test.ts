@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadModel, QueueFullError, type GenerationChunk, type Model } from '@org/torch-gen';
-import { defaultModelDir, fixture, measureEventLoopLag, readExpected } from '../helpers.js';
+import { loadModel, QueueFullError, type Completion, type GenerationChunk, type Model } from '@org/torch-gen';
+import { defaultModelDir, fixture, measureEventLoopLag, readExpected, waitFor } from '../helpers.js';
 
 const expected = readExpected('llama-kv');
 
@@ -16,19 +16,17 @@ async function firstChunk(stream: AsyncGenerator<GenerationChunk>) {
   return first.value as GenerationChunk;
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-
 describe('continuous batching', () => {
   test('32 concurrent greedy requests each give exactly the tokens they give alone (FP32)', async () => {
     const prompts = [...expected.prompts.map((p) => p.prompt_ids), ...randomPrompts(27, 384)];
     const model = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 16, prefillChunk: 16 });
     try {
-      const alone = [];
+      const alone: Completion[] = [];
       for (const [i, prompt] of prompts.entries()) alone.push(await model.complete(prompt, { maxTokens: 20 + (i % 13) }));
       const together = await Promise.all(prompts.map((prompt, i) => model.complete(prompt, { maxTokens: 20 + (i % 13) })));
       together.forEach((result, i) => expect(result.tokenIds, `request ${i}`).toEqual(alone[i]!.tokenIds));
       const stats = model.stats();
-      expect(stats).toMatchObject({ activeRequests: 0, queuedRequests: 0, slotsInUse: 0, requestsFinished: 64 });
+      expect(stats).toMatchObject({ activeRequests: 0, queuedRequests: 0, requestsFinished: 64 });
       expect(stats.tokensGenerated).toBe(2 * alone.reduce((sum, r) => sum + r.tokenIds.length, 0));
     } finally {
       await model.dispose();
@@ -82,8 +80,10 @@ describe('queue and slots', () => {
     const first = model.generate(expected.prompts[1]!.prompt_ids, { maxTokens: 100000 });
     await firstChunk(first); // admitted: it holds the only slot
     const waiting = [model.complete('a', { maxTokens: 3 }), model.complete('b', { maxTokens: 3 })];
-    await settle();
-    expect(model.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 2, slotsInUse: 1, maxBatch: 1 });
+    await waitFor(() => model.stats().queuedRequests === 2, 5000, 'two requests to queue');
+    expect(model.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 2, maxBatch: 1 });
+    // Refused at the call: generate() queues the request before returning, so the refusal comes first.
+    expect(() => model.generate('c', { maxTokens: 3 })).toThrow(QueueFullError);
     const refused = model.complete('c', { maxTokens: 3 });
     await expect(refused).rejects.toThrow(QueueFullError);
     await expect(model.complete('c', { maxTokens: 3 })).rejects.toThrow(
@@ -92,8 +92,8 @@ describe('queue and slots', () => {
     await first.return(undefined); // breaking out frees the slot
     const done = await Promise.all(waiting);
     expect(done.map((r) => r.tokenIds.length)).toEqual([3, 3]);
-    await settle();
-    expect(model.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0, slotsInUse: 0 });
+    await waitFor(() => model.stats().activeRequests === 0, 5000, 'the slots to free');
+    expect(model.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0 });
   });
 
   test('maxQueue 0 still takes requests while slots are free, and refuses the rest at once', async () => {
@@ -105,7 +105,7 @@ describe('queue and slots', () => {
       await expect(noQueue.complete('c', { maxTokens: 3 })).rejects.toThrow(QueueFullError);
       await first.return(undefined);
       await second.return(undefined);
-      await settle();
+      await waitFor(() => noQueue.stats().activeRequests === 0, 5000, 'the slots to free');
       expect((await noQueue.complete('c', { maxTokens: 3 })).tokenIds).toHaveLength(3);
     } finally {
       await noQueue.dispose();
@@ -116,13 +116,13 @@ describe('queue and slots', () => {
     const controller = new AbortController();
     const stream = model.generate(expected.prompts[2]!.prompt_ids, { maxTokens: 100000, signal: controller.signal });
     await firstChunk(stream);
-    expect(model.stats().slotsInUse).toBe(1);
+    expect(model.stats().activeRequests).toBe(1);
     controller.abort();
     let last: GenerationChunk | undefined;
     for await (const chunk of stream) last = chunk;
     expect(last?.finishReason).toBe('abort');
-    await settle();
-    expect(model.stats().slotsInUse).toBe(0);
+    await waitFor(() => model.stats().activeRequests === 0, 5000, 'the slot to free');
+    expect(model.stats().activeRequests).toBe(0);
     const next = await model.complete(expected.prompts[3]!.prompt_ids, { maxTokens: 64 });
     expect(next.tokenIds).toEqual(expected.prompts[3]!.generated_ids);
   });

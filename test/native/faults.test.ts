@@ -68,7 +68,7 @@ describe('faults inside the engine', () => {
 
   test('GPU memory statistics and CUDA graphs are inert on the CPU', () => {
     expect(model.stats()).toMatchObject({
-      deviceAllocatedBytes: 0, devicePeakBytes: 0, deviceReservedBytes: 0, cudaGraphsCaptured: 0, cudaGraphsOff: '',
+      deviceAllocatedBytes: 0, devicePeakBytes: 0, deviceReservedBytes: 0, cudaGraphsCaptured: 0, cudaGraphsOff: null,
     });
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { loadAddon, type NativeModel, type NativeSampling } from '../../lib/native.js';
-import { fixture } from '../helpers.js';
+import { fixture, waitFor } from '../helpers.js';
 
 // The addon checks its input again for callers that bypass the TypeScript layer: wrong types and ranges
 // are TypeErrors, and ids or lengths that could corrupt memory are refused with a code, never a crash.
@@ -22,7 +22,7 @@ describe('native boundary checks', () => {
         cudaGraphs: true, threads: 1, optimizeGraph: true,
       },
       (events) => {
-        finished += events.filter((event) => event.finishReason !== '').length;
+        finished += events.filter((event) => event.finishReason !== undefined).length;
       },
     );
   });
@@ -30,7 +30,7 @@ describe('native boundary checks', () => {
 
   test.each([
     [{ tokens: 'abc' }, 'expected an array of integers or an Int32Array for `tokens`'],
-    [{ maxTokens: 0 }, 'expected an integer in [1, 2147483648] for `maxTokens`, received 0'],
+    [{ maxTokens: 0 }, 'expected an integer in [1, 1048576] for `maxTokens`, received 0'],
     [{ maxTokens: 1.5 }, 'for `maxTokens`, received 1.5'],
     [{ stopTokenIds: [-1] }, 'expected an integer in [0, 2147483647] for `stopTokenIds[0]`, received -1'],
     [{ sampling: { ...sampling, topP: 2 } }, '`sampling.topP` must be in'],
@@ -42,17 +42,26 @@ describe('native boundary checks', () => {
     expect(() => native.generate(request(overrides) as never)).toThrow(message);
   });
 
+  test('a logits model planned with more than one slot is refused: it decodes one request at a time', () => {
+    const spec = {
+      modelPath: join(fixture('gpt2-logits'), 'model.pt'), interface: 'logits' as const, vocabSize: 384, maxContext: 64,
+      numLayers: 0, numKvHeads: 0, headDim: 0, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32' as const,
+      cudaGraphs: true, threads: 1, optimizeGraph: true,
+    };
+    expect(() => loadAddon().loadModel(spec, () => {})).toThrow(
+      '`maxBatch` must be 1 for the logits interface (it decodes one request at a time), received 2',
+    );
+  });
+
   test('token ids outside the vocabulary and prompts longer than the context are refused with a code', () => {
     const outside = () => native.generate(request({ tokens: Int32Array.from([1, 384]) }) as never);
     expect(outside).toThrow('generate: prompt token id 384 is outside the vocabulary [0, 384)');
-    expect(() => native.generate(request({ tokens: new Int32Array(64) }) as never)).toThrow(
-      "generate: the prompt has 64 tokens; the model's context holds 64 including at least one generated token",
-    );
-    try {
-      outside();
-    } catch (error) {
-      expect((error as { code?: string }).code).toBe('ERR_INVALID_ARGUMENT');
-    }
+    const long = () => native.generate(request({ tokens: new Int32Array(64) }) as never);
+    expect(long).toThrow("generate: the prompt has 64 tokens but the model's context holds 64, including at least one generated token");
+    // The codes that lib/errors.ts maps: OptionError for the ids, ContextLengthError for the length, as
+    // when the TypeScript layer finds them.
+    expect(outside).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(long).toThrow(expect.objectContaining({ code: 'ERR_CONTEXT_LENGTH' }));
     expect(() => native.generate(request({ tokens: new Int32Array(0) }) as never)).toThrow('generate: the prompt has no tokens');
   });
 
@@ -75,7 +84,7 @@ describe('native boundary checks', () => {
     }
     expect(accepted).toBeGreaterThan(5);
     // Every accepted request ends (its final event arrives), and the engine is still serving.
-    while (finished - before < accepted) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => finished - before >= accepted, 30_000, 'every accepted request to end');
     expect(finished - before).toBe(accepted);
   });
 });

@@ -1,13 +1,17 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
-import { buildWithNodeGyp, gypAddon, isStale } from '../../scripts/build-native.mjs';
+import { gypAddon } from '../../scripts/build-native.mjs';
+import { runNode } from '../child-process.js';
 import { fixture, readExpected } from '../helpers.js';
 
+const root = join(import.meta.dirname, '..', '..');
+
 // cmake-js is the default build; binding.gyp must build the same sources into an addon that works too.
-test('the node-gyp build of the same sources generates the same greedy tokens', { timeout: 600_000 }, () => {
-  if (isStale(gypAddon)) buildWithNodeGyp();
+test('the node-gyp build of the same sources generates the same greedy tokens', { timeout: 600_000 }, async () => {
+  // A build of minutes, in a child process: the test worker's event loop stays free (see child-process.ts).
+  const build = await runNode([join(root, 'scripts', 'build-native.mjs'), '--gyp', '--if-needed'], { cwd: root });
+  expect(build.code, build.stderr).toBe(0);
   const prompt = readExpected('gpt2-logits').prompts[0]!;
   const script = `
     import { loadModel, runtimeInfo } from '@org/torch-gen';
@@ -16,12 +20,9 @@ test('the node-gyp build of the same sources generates the same greedy tokens', 
     for await (const chunk of model.generate(${JSON.stringify(prompt.text)}, { maxTokens: 32 })) ids.push(...chunk.tokenIds);
     await model.dispose();
     console.log(JSON.stringify({ addon: runtimeInfo().addonPath, ids }));`;
-  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: join(import.meta.dirname, '..', '..'),
-    env: { ...process.env, TORCH_GEN_ADDON: gypAddon as string },
-    encoding: 'utf8',
-  });
-  const result = JSON.parse(output.trim().split('\n').pop() as string) as { addon: string; ids: number[] };
+  const run = await runNode(['--input-type=module', '-e', script], { cwd: root, env: { ...process.env, TORCH_GEN_ADDON: gypAddon as string } });
+  expect(run.code, run.stderr).toBe(0);
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as { addon: string; ids: number[] };
   expect(result.addon).toBe(gypAddon);
   expect(result.ids).toEqual(prompt.generated_ids);
 });

@@ -1,16 +1,14 @@
 // The `serve`, `chat` and `bench` commands, run as child processes like a user runs them.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import OpenAI from 'openai';
+import { runNode } from '../child-process.js';
 import { defaultModelDir, fixture } from '../helpers.js';
 
 const bin = resolve(import.meta.dirname, '..', '..', 'bin', 'torch-gen.js');
 
-function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = (...args: string[]) => runNode([bin, ...args], { timeoutMs: 60_000 });
 
 /** A running child with its output collected, and a way to wait for a pattern in it. */
 function start(...args: string[]) {
@@ -68,15 +66,15 @@ describe('torch-gen serve', () => {
     }
   });
 
-  test('--help, and errors as one line with a non-zero exit', () => {
-    const help = cli('serve', '--help');
+  test('--help, and errors as one line with a non-zero exit', async () => {
+    const help = await cli('serve', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: torch-gen serve/);
     expect(help.stdout).toContain('--api-key KEY');
-    const badPort = cli('serve', '--port', 'http');
+    const badPort = await cli('serve', '--port', 'http');
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toBe('torch-gen serve: --port: expected an integer, received "http" (ERR_INVALID_OPTION)\n');
-    const missing = cli('serve', '-m', '/nonexistent/model', '--port', '0', '-q');
+    const missing = await cli('serve', '-m', '/nonexistent/model', '--port', '0', '-q');
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim().split('\n').pop()).toMatch(/^torch-gen serve: model directory \/nonexistent\/model does not exist.*\(ERR_MODEL_LOAD\)$/);
   });
@@ -109,26 +107,26 @@ describe('torch-gen chat', () => {
     }
   });
 
-  test('--help, and a model without a chat template is refused in one line', () => {
-    const help = cli('chat', '--help');
+  test('--help, and a model without a chat template is refused in one line', async () => {
+    const help = await cli('chat', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: torch-gen chat/);
-    const noTemplate = cli('chat', '-m', fixture('llama-kv'), '--device', 'cpu', '-q');
+    const noTemplate = await cli('chat', '-m', fixture('llama-kv'), '--device', 'cpu', '-q');
     expect(noTemplate.code).toBe(2);
     expect(noTemplate.stderr).toMatch(/^torch-gen chat: .*llama-kv has no chat template; use `torch-gen generate` for plain text \(ERR_INVALID_OPTION\)\n$/);
   });
 });
 
 describe('torch-gen bench', () => {
-  test('--help', () => {
-    const { code, stdout } = cli('bench', '--help');
+  test('--help', async () => {
+    const { code, stdout } = await cli('bench', '--help');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Usage: torch-gen bench/);
     expect(stdout).toContain('--concurrency C');
   });
 
-  test('measures tokens/s and time to first token (--json)', () => {
-    const { code, stdout } = cli('bench', '-m', fixture('llama-kv'), '--device', 'cpu', '-r', '6', '-c', '3', '-n', '8', '-p', '5', '--json');
+  test('measures tokens/s and time to first token (--json)', async () => {
+    const { code, stdout } = await cli('bench', '-m', fixture('llama-kv'), '--device', 'cpu', '-r', '6', '-c', '3', '-n', '8', '-p', '5', '--json');
     expect(code).toBe(0);
     const result = JSON.parse(stdout) as { requests: number; concurrency: number; tokensPerSecond: number; generatedTokens: number; timeToFirstTokenMs: { p99: number } };
     expect(result).toMatchObject({ requests: 6, concurrency: 3 });
@@ -140,13 +138,13 @@ describe('torch-gen bench', () => {
 });
 
 describe('torch-gen generate', () => {
-  test('takes the generation flags and names a bad one', () => {
-    const sampled = cli('generate', '-m', fixture('llama-kv'), '--device', 'cpu', '-n', '6', '-t', '0.8', '--top-k', '20', '--seed', '5', '--logprobs', '1', 'hello');
+  test('takes the generation flags and names a bad one', async () => {
+    const sampled = await cli('generate', '-m', fixture('llama-kv'), '--device', 'cpu', '-n', '6', '-t', '0.8', '--top-k', '20', '--seed', '5', '--logprobs', '1', 'hello');
     expect(sampled.code).toBe(0);
-    const again = cli('generate', '-m', fixture('llama-kv'), '--device', 'cpu', '-n', '6', '-t', '0.8', '--top-k', '20', '--seed', '5', '--logprobs', '1', 'hello');
+    const again = await cli('generate', '-m', fixture('llama-kv'), '--device', 'cpu', '-n', '6', '-t', '0.8', '--top-k', '20', '--seed', '5', '--logprobs', '1', 'hello');
     expect(again.stdout).toBe(sampled.stdout);
     expect(sampled.stderr.split('\n').filter((line) => /^\s+-?\d+\.\d{3}  /.test(line))).toHaveLength(6);
-    const bad = cli('generate', '--frequency-penalty', '3', 'hi');
+    const bad = await cli('generate', '--frequency-penalty', '3', 'hi');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('torch-gen generate: --frequency-penalty: expected a number in [-2, 2], received 3 (ERR_INVALID_OPTION)\n');
   });

@@ -2,9 +2,9 @@
 // serves the real SmolLM2-135M-Instruct (chat template, meaningful text) and the tiny llama-kv fixture.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import OpenAI from 'openai';
-import { loadModel, type Model } from '@org/torch-gen';
+import { loadModel, type Completion, type Model } from '@org/torch-gen';
 import { createServer } from '@org/torch-gen/server';
-import { defaultModelDir, fixture } from '../helpers.js';
+import { defaultModelDir, fixture, waitFor } from '../helpers.js';
 import { postRaw, startServer, type Running } from './server-helpers.js';
 
 const API_KEY = 'test-key';
@@ -121,7 +121,7 @@ describe('POST /v1/completions', () => {
 
   test('concurrent requests are batched by the one model and each gets its own greedy text', async () => {
     const prompts = ['One, two, three,', 'The sky is', 'Water boils at', 'My favourite food is'];
-    const alone = [];
+    const alone: Completion[] = [];
     for (const prompt of prompts) alone.push(await smol.complete(prompt, { maxTokens: 10, temperature: 0 }));
     const together = await Promise.all(prompts.map((prompt) => client.completions.create({ model: 'smollm2', prompt, max_tokens: 10, temperature: 0 })));
     together.forEach((completion, i) => expect(completion.choices[0]?.text).toBe(alone[i]!.text));
@@ -177,7 +177,7 @@ describe('POST /v1/chat/completions', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    const chunks = [];
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id)).toBe(true);
@@ -422,7 +422,7 @@ describe('models, health, metrics, logs', () => {
     const secret = 'my secret prompt text';
     const completion = await client.completions.create({ model: 'llama-kv', prompt: secret, max_tokens: 4, temperature: 0 });
     const id = completion._request_id;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => running.logs.some((line) => line.reqId === id), 5000, "the request's log line");
     const lines = running.logs.filter((line) => line.reqId === id);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
@@ -445,7 +445,7 @@ describe('models, health, metrics, logs', () => {
     const verbose = await startServer({ 'llama-kv': llama }, { logPrompts: true, warmUp: false });
     try {
       const completion = await verbose.client().completions.create({ model: 'llama-kv', prompt: 'log me', max_tokens: 3, temperature: 0 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(() => verbose.logs.some((l) => l.reqId === completion._request_id), 5000, "the request's log line");
       const line = verbose.logs.find((l) => l.reqId === completion._request_id);
       expect(line).toMatchObject({ prompt: 'log me', output: completion.choices[0]!.text });
     } finally {

@@ -52,12 +52,3 @@ export async function postRaw(url: string, body: unknown, headers: Record<string
     .map((event) => JSON.parse(event.slice('data: '.length)) as Record<string, unknown>);
   return { status: response.status, headers: response.headers, raw, events };
 }
-
-/** Polls `check` until it returns true (or fails after `timeoutMs`). */
-export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const start = performance.now();
-  while (!check()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

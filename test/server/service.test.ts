@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import OpenAI from 'openai';
 import { loadModel, type Model } from '@org/torch-gen';
-import { defaultModelDir } from '../helpers.js';
-import { startServer, waitFor, type Running } from './server-helpers.js';
+import { defaultModelDir, waitFor } from '../helpers.js';
+import { startServer, type Running } from './server-helpers.js';
 
 let model: Model;
 
@@ -55,7 +55,7 @@ describe('one slot, a queue of one', () => {
     holder.abort();
     const second = await queued;
     expect(second.choices[0]?.finish_reason).toBe('length');
-    await waitFor(() => model.stats().slotsInUse === 0 && model.stats().queuedRequests === 0, 5000, 'the slot to free');
+    await waitFor(() => model.stats().activeRequests === 0 && model.stats().queuedRequests === 0, 5000, 'the slot to free');
   });
 
   test('a client that disconnects mid-stream cancels its request and frees its slot', async () => {
@@ -63,10 +63,10 @@ describe('one slot, a queue of one', () => {
     const controller = new AbortController();
     const iterator = await holdSlot(client, controller.signal);
     await iterator.next();
-    expect(model.stats().slotsInUse).toBe(1);
+    expect(model.stats().activeRequests).toBe(1);
     const generatedBefore = model.stats().tokensGenerated;
     controller.abort();
-    await waitFor(() => model.stats().slotsInUse === 0, 2000, 'the slot to free after the disconnect');
+    await waitFor(() => model.stats().activeRequests === 0, 2000, 'the slot to free after the disconnect');
     // Cancelled within a step or two, far short of the 400 tokens it asked for.
     expect(model.stats().tokensGenerated - generatedBefore).toBeLessThan(20);
     // The slot serves the next request at once.
@@ -83,9 +83,9 @@ describe('one slot, a queue of one', () => {
     const controller = new AbortController();
     const pending = running.client().completions.create({ model: 'smollm2', prompt: 'Once upon a time', max_tokens: 400 }, { signal: controller.signal });
     pending.catch(() => {});
-    await waitFor(() => model.stats().slotsInUse === 1, 5000, 'the request to start');
+    await waitFor(() => model.stats().activeRequests === 1, 5000, 'the request to start');
     controller.abort();
-    await waitFor(() => model.stats().slotsInUse === 0, 2000, 'the slot to free');
+    await waitFor(() => model.stats().activeRequests === 0, 2000, 'the slot to free');
   });
 });
 
@@ -126,6 +126,6 @@ describe('close() drains', () => {
     })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as Error).message).toMatch(/the server shut down before this request finished/);
-    expect(model.stats().slotsInUse).toBe(0);
+    expect(model.stats().activeRequests).toBe(0);
   });
 });

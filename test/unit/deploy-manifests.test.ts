@@ -6,14 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { Lifecycle } from '../../lib/server/lifecycle.js';
 import { ServerMetrics } from '../../lib/server/server-metrics.js';
-// @ts-expect-error: a plain .mjs script without types
-import { parseDockerfile, servePort } from '../../scripts/check-dockerfile.mjs';
+import { DEFAULT_PORT } from '../../lib/cli/serve.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const k8sDir = join(root, 'deploy', 'k8s');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const pkg = JSON.parse(read('package.json')) as { version: string };
-const port = servePort(root) as number;
+const port = DEFAULT_PORT;
 
 /** The metric names GET /metrics exports, from the server's own renderer. */
 const exportedMetrics = new Set(
@@ -43,8 +42,16 @@ const container = podSpec.containers[0];
 const portNumber = (value: number | string) =>
   typeof value === 'number' ? value : container.ports.find((p: Doc) => p.name === value)?.containerPort;
 
-const dockerfile = parseDockerfile(read('Dockerfile')) as { stages: { instructions: { keyword: string; args: string }[] }[] };
-const imageUser = dockerfile.stages.at(-1)?.instructions.filter((i) => i.keyword === 'USER').at(-1)?.args.trim();
+// The image's user and port: the Dockerfile's last USER and its EXPOSE.
+const dockerfile = read('Dockerfile');
+const imageUser = [...dockerfile.matchAll(/^USER\s+(\S+)\s*$/gm)].at(-1)?.[1];
+
+describe('deploy › the image', () => {
+  it('exposes the port serve listens on by default, and runs as a numeric non-root user', () => {
+    expect([...dockerfile.matchAll(/^EXPOSE\s+(.+?)\s*$/gm)].map((m) => m[1])).toEqual([String(port)]);
+    expect(imageUser).toMatch(/^[1-9]\d*:[1-9]\d*$/);
+  });
+});
 
 describe('deploy › Kubernetes', () => {
   it('the Deployment runs the image version of package.json, serve on every interface, one per GPU', () => {

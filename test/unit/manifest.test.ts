@@ -38,7 +38,6 @@ describe('manifest', () => {
       dtype: 'float16',
       bosTokenId: 1,
       eosTokenIds: [2, 3],
-      padTokenId: null,
     });
   });
 

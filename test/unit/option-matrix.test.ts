@@ -1,9 +1,12 @@
 import { describe, expect, test } from 'vitest';
 import { OptionError } from '../../lib/errors.js';
+import { optionsOf } from '../../lib/option-table.js';
 import { resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
 
 // Every public option with a value of the wrong type, out of range, NaN and Infinity: each is an OptionError
-// whose message names the option, what it expects and what it received (the rows of RELIABILITY.md).
+// whose `option` is the option's name and whose message names it, what it expects and what it received (the
+// rows of RELIABILITY.md). The messages are written out here, not built from the option table, so that a
+// change to the table's ranges shows up as a failing row.
 const VOCAB = 384;
 
 // option -> [what the message says it expects, bad values and how the message shows them]
@@ -56,11 +59,17 @@ function thrown(fn: () => unknown): unknown {
   return undefined;
 }
 
+test('the matrix covers every option of the table, and only those', () => {
+  expect(Object.keys(GENERATE).sort()).toEqual(optionsOf('generate').map((spec) => spec.name).sort());
+  expect(Object.keys(LOAD).sort()).toEqual(optionsOf('load').map((spec) => spec.name).sort());
+});
+
 describe('every generate option, wrong type, out of range, NaN and Infinity', () => {
   test.each(rows(GENERATE))('%s = %s', (name, _shown, value, message) => {
     const error = thrown(() => resolveGenerateOptions({ [name]: value }, VOCAB));
     expect(error).toBeInstanceOf(OptionError);
     expect((error as OptionError).code).toBe('ERR_INVALID_OPTION');
+    expect((error as OptionError).option).toBe(name);
     expect((error as OptionError).message).toBe(message);
   });
 
@@ -76,6 +85,7 @@ describe('every loadModel option, wrong type, out of range, NaN and Infinity', (
     const error = thrown(() => resolveLoadOptions({ [name]: value }, () => false, 2048));
     expect(error).toBeInstanceOf(OptionError);
     expect((error as OptionError).code).toBe('ERR_INVALID_OPTION');
+    expect((error as OptionError).option).toBe(name);
     expect((error as OptionError).message).toBe(message);
   });
 });

@@ -3,11 +3,12 @@
 // the addon against the libtorch that TORCH_GEN_PYTHON names (the checkout's .venv, as the README's "bring
 // your own libtorch" says, so the 900 MB wheel is not fetched again), then generation through the CLI and
 // through an import. Slow, once: one pack and one install (an addon build) serve every test here.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProcess, type Finished } from '../child-process.js';
 import { defaultModelDir } from '../helpers.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -36,28 +37,12 @@ function packageEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-interface Output {
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command to completion; rejects with the end of its output when it fails. Asynchronous on purpose:
- * a synchronous minute-long install would block the test worker, and vitest's worker RPC times out.
- */
-function run(command: string, args: string[], cwd: string, timeoutMs: number): Promise<Output> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, env: packageEnv(), timeout: timeoutMs });
-    const output = { stdout: '', stderr: '' };
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolvePromise(output);
-      const tail = `${output.stdout}\n${output.stderr}`.trim().split('\n').slice(-40).join('\n');
-      reject(new Error(`\`${command} ${args.join(' ')}\` in ${cwd} failed (${signal ?? `exit ${code}`}):\n${tail}`));
-    });
-  });
+/** Runs a command to completion; rejects with the end of its output when it fails. */
+async function run(command: string, args: string[], cwd: string, timeoutMs: number): Promise<Finished> {
+  const result = await runProcess(command, args, { cwd, env: packageEnv(), timeoutMs });
+  if (result.code === 0) return result;
+  const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-40).join('\n');
+  throw new Error(`\`${command} ${args.join(' ')}\` in ${cwd} failed (${result.signal ?? `exit ${result.code}`}):\n${tail}`);
 }
 
 /** The files a clean clone of the working tree has: tracked or not ignored, and present. */
@@ -72,8 +57,8 @@ function copySources(to: string): void {
 }
 
 /** `npx torch-gen generate` of PROMPT, greedy, in the new project; run once, shared by the tests. */
-let cliResult: Promise<Output> | undefined;
-function cliGenerate(): Promise<Output> {
+let cliResult: Promise<Finished> | undefined;
+function cliGenerate(): Promise<Finished> {
   cliResult ??= run('npx', ['--no', 'torch-gen', 'generate', '-m', defaultModelDir, '-n', String(MAX_TOKENS), '-t', '0', PROMPT], app, 120_000);
   return cliResult;
 }
