@@ -93,6 +93,15 @@ export interface NativeRuntimeInfo {
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   cpuThreads: number;
+  cudaGraphsBuilt: boolean;
+  backend: NativeBackendSettings;
+}
+
+export interface NativeBackendSettings {
+  executor: 'profiling' | 'simple' | 'legacy';
+  gpuFuser: boolean;
+  cpuFuser: boolean;
+  sdpa: string[];
 }
 
 export interface NativeAddon {

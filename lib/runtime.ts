@@ -1,4 +1,4 @@
-import { loadAddon, addonPath } from './native.js';
+import { loadAddon, addonPath, type NativeBackendSettings } from './native.js';
 
 export interface RuntimeInfo {
   /** The libtorch version the addon runs on, e.g. "2.9.1". */
@@ -13,7 +13,22 @@ export interface RuntimeInfo {
   cpuThreads: number;
   /** The path of the loaded native addon. */
   addonPath: string;
+  /**
+   * True when the addon was compiled with the CUDA runtime headers: the decode step can run as CUDA graphs
+   * and `model.stats()` reports GPU memory. A CUDA build of libtorch without them still runs models on a
+   * GPU, eagerly.
+   */
+  cudaGraphsBuilt: boolean;
+  /**
+   * libtorch's process-wide kernel choices as torch-gen set them at the last model load (see
+   * native/core/backend_settings.h): the TorchScript executor, whether its fuser runs on the GPU and on the
+   * CPU, and the CUDA attention backends allowed. Forced for diagnosis by TORCH_GEN_JIT_EXECUTOR,
+   * TORCH_GEN_GPU_FUSER and TORCH_GEN_SDPA.
+   */
+  backend: BackendSettings;
 }
+
+export type BackendSettings = NativeBackendSettings;
 
 /** Facts about the libtorch and devices torch-gen runs on. Loads the addon on first call. */
 export function runtimeInfo(): RuntimeInfo {
@@ -25,5 +40,7 @@ export function runtimeInfo(): RuntimeInfo {
     deviceCount: native.cudaDeviceCount,
     cpuThreads: native.cpuThreads,
     addonPath: addonPath(),
+    cudaGraphsBuilt: native.cudaGraphsBuilt,
+    backend: { ...native.backend, sdpa: [...native.backend.sdpa] },
   };
 }

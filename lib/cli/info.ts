@@ -29,6 +29,8 @@ export async function runInfo(argv: string[]): Promise<number> {
     `libtorch      ${runtime.torchVersion} (${runtime.cudaBuild ? 'CUDA build' : 'CPU build'})`,
     `CUDA          ${runtime.cudaAvailable ? `available, ${runtime.deviceCount} device(s)` : 'not available'}`,
     `CPU threads   ${runtime.cpuThreads}`,
+    `CUDA graphs   ${runtime.cudaGraphsBuilt ? 'built in' : 'not built in (no CUDA runtime headers at build time)'}`,
+    `TorchScript   ${runtime.backend.executor} executor, fuser GPU ${runtime.backend.gpuFuser ? 'on' : 'off'} CPU ${runtime.backend.cpuFuser ? 'on' : 'off'}, CUDA attention ${runtime.backend.sdpa.join(', ')}`,
     `addon         ${runtime.addonPath}`,
   ];
   if (manifest) {

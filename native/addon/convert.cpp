@@ -139,6 +139,15 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   object.Set("cudaAvailable", info.cuda_available);
   object.Set("cudaDeviceCount", static_cast<double>(info.cuda_device_count));
   object.Set("cpuThreads", static_cast<double>(info.cpu_threads));
+  object.Set("cudaGraphsBuilt", info.cuda_graphs_built);
+  Napi::Object backend = Napi::Object::New(env);
+  backend.Set("executor", info.backend.executor);
+  backend.Set("gpuFuser", info.backend.gpu_fuser);
+  backend.Set("cpuFuser", info.backend.cpu_fuser);
+  Napi::Array sdpa = Napi::Array::New(env, info.backend.sdpa.size());
+  for (uint32_t i = 0; i < info.backend.sdpa.size(); ++i) sdpa.Set(i, info.backend.sdpa[i]);
+  backend.Set("sdpa", sdpa);
+  object.Set("backend", backend);
   return object;
 }
 

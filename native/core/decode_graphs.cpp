@@ -4,12 +4,14 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include <ATen/ATen.h>
 
 #ifdef TORCH_GEN_CUDA
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -32,6 +34,34 @@ void StreamWaits(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStrea
   C10_CUDA_CHECK(cudaEventRecord(event, stream.stream()));
   C10_CUDA_CHECK(cudaStreamWaitEvent(waiter.stream(), event, 0));
   C10_CUDA_CHECK(cudaEventDestroy(event));  // freed once the wait is done; the wait itself stays queued
+}
+
+// Undoes what a failed capture left behind. CUDAGraph::capture_end throws before it ends the caching
+// allocator's routing of this stream's allocations to the pool when cudaStreamEndCapture reports the
+// invalidated capture, and its destructor releases the pool only after a capture that ended; so this ends
+// the routing (when capture_end did not) and gives the pool back (when the graph will not), then clears the
+// error CUDA keeps for the next launch check. Never throws: the capture's own error is the one to report.
+void AbandonCapture(at::cuda::CUDAGraph& graph, c10::DeviceIndex device, c10::MempoolId_t pool, bool begun) {
+  bool was_routing = false;
+  try {
+    c10::cuda::CUDACachingAllocator::endAllocateToPool(device, pool);
+    was_routing = true;
+  } catch (...) {
+    // "not currently recording": capture_end got that far, or capture_begin never did.
+  }
+  bool ended = false;
+  try {
+    graph.pool();  // throws unless the capture ended, in which case the graph releases the pool itself
+    ended = true;
+  } catch (...) {
+  }
+  if (!ended && (was_routing || begun)) {
+    try {
+      c10::cuda::CUDACachingAllocator::releasePool(device, pool);
+    } catch (...) {
+    }
+  }
+  (void)cudaGetLastError();
 }
 #endif
 
@@ -60,6 +90,8 @@ struct DecodeGraphs::State {
   std::string disabled;
 #ifdef TORCH_GEN_CUDA
   c10::MempoolId_t pool;
+  // Every capture runs on this one stream: each stream a capture touches gets its own cuBLAS workspace.
+  std::optional<c10::cuda::CUDAStream> side;
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<at::cuda::CUDAGraph>> graphs;  // (batch, bucket)
 #endif
 
@@ -89,8 +121,12 @@ DecodeGraphs::DecodeGraphs(Model& model, KvCache& cache) : state_(std::make_uniq
   state_->positions = at::zeros({slots, 1}, at::TensorOptions().dtype(at::kLong).device(device));
   state_->logits = at::zeros({slots, model.spec().vocab_size}, at::TensorOptions().dtype(at::kFloat).device(device));
 #ifdef TORCH_GEN_CUDA
-  if (!device.is_cuda()) state_->Disable("CUDA graphs need a CUDA device");
+  if (!device.is_cuda()) {
+    state_->Disable("CUDA graphs need a CUDA device");
+    return;
+  }
   state_->pool = at::cuda::graph_pool_handle();
+  state_->side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
 #else
   state_->Disable("this addon was built without the CUDA runtime headers (see CMakeLists.txt)");
 #endif
@@ -121,15 +157,17 @@ at::Tensor DecodeGraphs::Forward(const at::Tensor& tokens, const at::Tensor& pos
     // Capture on a side stream (CUDA does not capture the legacy default stream), ordered after the work
     // already queued on the current one and before the work queued after it.
     c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(device.index());
-    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+    const c10::cuda::CUDAStream side = *state.side;
     StreamWaits(side, current);
     auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    bool begun = false;
     auto failure = Guarded("CUDA graph capture failed", codes::kInternal, [&] {
       c10::cuda::CUDAStreamGuard stream_guard(side);
       // The warm-up runs write this step's keys and values, as the replay below will again: harmless.
       for (int i = 0; i < kWarmupRuns; ++i) state.Step(batch, bucket);
       // Thread-local: another engine's thread allocating on the same GPU does not break this capture.
       graph->capture_begin(state.pool, cudaStreamCaptureModeThreadLocal);
+      begun = true;
       try {
         state.Step(batch, bucket);
       } catch (...) {
@@ -142,11 +180,13 @@ at::Tensor DecodeGraphs::Forward(const at::Tensor& tokens, const at::Tensor& pos
       }
       graph->capture_end();
     });
-    StreamWaits(current, side);
     if (failure) {
+      AbandonCapture(*graph, device.index(), state.pool, begun);
+      graph.reset();
       state.Disable(failure->message);
-      return {};
     }
+    StreamWaits(current, side);
+    if (failure) return {};
     found = state.graphs.emplace(key, std::move(graph)).first;
     state.captured += 1;
   }

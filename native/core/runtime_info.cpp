@@ -18,6 +18,10 @@ RuntimeInfo QueryRuntimeInfo() {
   info.cuda_available = torch::cuda::is_available();
   info.cuda_device_count = info.cuda_available ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
   info.cpu_threads = at::get_num_threads();
+#ifdef TORCH_GEN_CUDA
+  info.cuda_graphs_built = true;
+#endif
+  info.backend = CurrentBackendSettings();
   return info;
 }
 
