@@ -31,7 +31,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   await checkDirectory(path);
   const manifest = await readManifest(path);
   const resolved = resolveLoadOptions(options, () => addon.runtimeInfo().cudaAvailable, manifest.maxContext);
-  const { device, dtype, maxQueue, prefillChunk, cudaGraphs } = resolved;
+  const { device, dtype, maxQueue, prefillChunk, cudaGraphs, cudaGraphBatchSizes } = resolved;
   const explicit = {
     maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
     maxContext: (options as LoadModelOptions | undefined)?.maxContext !== undefined,
@@ -69,6 +69,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
         device,
         dtype,
         cudaGraphs,
+        // The CPU has no graphs, and may have lowered maxBatch below the sizes just resolved.
+        cudaGraphBatchSizes: device === 'cpu' ? [] : cudaGraphBatchSizes,
       },
       onEvents,
     );

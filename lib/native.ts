@@ -29,6 +29,7 @@ export interface NativeModelSpec {
   dtype: 'float32' | 'float16' | 'bfloat16';
   /** Replay the decode step as CUDA graphs (CUDA, kv-cache interface). */
   cudaGraphs: boolean;
+  cudaGraphBatchSizes: number[];
 }
 
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */

@@ -46,6 +46,14 @@ export interface LoadModelOptions {
    * Default true.
    */
   cudaGraphs?: boolean;
+  /**
+   * The batch sizes whose decode-step graphs are captured at load, for every cache-length bucket (256, 512,
+   * ... up to maxContext), so that serving never stops to capture. A step of another batch size runs the
+   * graph of the next larger size, its extra rows padding. Distinct integers in [1, maxBatch]; a batch larger
+   * than the largest runs eagerly. Default: the powers of two below maxBatch, and maxBatch.
+   * @example { maxBatch: 32, cudaGraphBatchSizes: [1, 8, 32] }
+   */
+  cudaGraphBatchSizes?: number[];
 }
 
 export interface GenerateOptions {
@@ -184,6 +192,7 @@ export interface ResolvedLoadOptions {
   maxQueue: number;
   prefillChunk: number;
   cudaGraphs: boolean;
+  cudaGraphBatchSizes: number[];
 }
 
 export const DEFAULT_MAX_QUEUE = 1024;
@@ -196,7 +205,11 @@ export function resolveLoadOptions(
   modelMaxContext: number,
 ): ResolvedLoadOptions {
   const raw = checkObject(options, 'loadModel options');
-  checkKnownKeys(raw, ['device', 'dtype', 'maxBatch', 'maxContext', 'maxQueue', 'prefillChunk', 'cudaGraphs'], 'loadModel');
+  checkKnownKeys(
+    raw,
+    ['device', 'dtype', 'maxBatch', 'maxContext', 'maxQueue', 'prefillChunk', 'cudaGraphs', 'cudaGraphBatchSizes'],
+    'loadModel',
+  );
   const device = raw.device ?? 'auto';
   if (typeof device !== 'string' || !DEVICE_PATTERN.test(device)) {
     throw optionError('device', "'auto', 'cpu', 'cuda' or 'cuda:N'", device);
@@ -218,7 +231,26 @@ export function resolveLoadOptions(
   if (!isIntegerIn(prefillChunk, 1, 65536)) throw optionError('prefillChunk', 'an integer in [1, 65536]', prefillChunk);
   const cudaGraphs = raw.cudaGraphs ?? true;
   if (typeof cudaGraphs !== 'boolean') throw optionError('cudaGraphs', 'true or false', cudaGraphs);
-  return { device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs };
+  const cudaGraphBatchSizes = raw.cudaGraphBatchSizes ?? defaultGraphBatchSizes(maxBatch);
+  const sizesOk =
+    Array.isArray(cudaGraphBatchSizes) &&
+    cudaGraphBatchSizes.length > 0 &&
+    cudaGraphBatchSizes.every((size) => isIntegerIn(size, 1, maxBatch)) &&
+    new Set(cudaGraphBatchSizes).size === cudaGraphBatchSizes.length;
+  if (!sizesOk) {
+    throw optionError('cudaGraphBatchSizes', `a non-empty array of distinct integers in [1, ${maxBatch}] (maxBatch)`, cudaGraphBatchSizes);
+  }
+  return {
+    device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs,
+    cudaGraphBatchSizes: [...(cudaGraphBatchSizes as number[])].sort((a, b) => a - b),
+  };
+}
+
+/** 1, 2, 4, ... below maxBatch, and maxBatch: every batch pads to at most twice its size. */
+export function defaultGraphBatchSizes(maxBatch: number): number[] {
+  const sizes: number[] = [];
+  for (let size = 1; size < maxBatch; size *= 2) sizes.push(size);
+  return [...sizes, maxBatch];
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {

@@ -87,6 +87,7 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
+  spec.cuda_graph_batch_sizes = ReadIntegerArray(object, "cudaGraphBatchSizes", spec.max_batch);
   return spec;
 }
 

@@ -40,7 +40,10 @@ TokenEvent ErrorEvent(uint64_t id, const Failure& failure) {
 Engine::Engine(std::unique_ptr<Model> model) : spec_(model->spec()), model_(std::move(model)) {
   if (spec_.interface == ModelInterface::kKvCache) {
     cache_ = model_->AllocateCache();
-    if (spec_.cuda_graphs && model_->device().is_cuda()) graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
+    if (spec_.cuda_graphs && model_->device().is_cuda()) {
+      graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_, spec_.cuda_graph_batch_sizes);
+      graphs_->CaptureAll();
+    }
   }
 }
 

@@ -46,6 +46,12 @@ KvCache::KvCache(const KvCacheShape& shape, c10::ScalarType dtype, c10::Device d
   }
 }
 
+void KvCache::Clear() {
+  keys_.zero_();
+  values_.zero_();
+  std::fill(written_.begin(), written_.end(), 0);
+}
+
 void KvCache::NoteWritten(int64_t first, int64_t count, int64_t end) {
   for (int64_t slot = first; slot < first + count; ++slot) written_[slot] = std::max(written_[slot], end);
 }

@@ -29,6 +29,9 @@ class KvCache {
   at::Tensor Keys(int64_t first, int64_t count) const { return keys_.narrow(1, first, count); }
   at::Tensor Values(int64_t first, int64_t count) const { return values_.narrow(1, first, count); }
 
+  // Zeros every slot.
+  void Clear();
+
   // Records that a forward wrote positions below `end` of slots [first, first + count).
   void NoteWritten(int64_t first, int64_t count, int64_t end);
 
