@@ -7,6 +7,7 @@ import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
+import { physicalCores } from './cpu.js';
 import { fitCpuDefaults } from './memory.js';
 import { Model, dispatchEvents } from './model.js';
 import { loadAddon, type NativeEvent } from './native.js';
@@ -30,8 +31,13 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const path = resolve(dir);
   await checkDirectory(path);
   const manifest = await readManifest(path);
-  const resolved = resolveLoadOptions(options, () => addon.runtimeInfo().cudaAvailable, manifest.maxContext);
-  const { device, dtype, maxQueue, prefillChunk, cudaGraphs, cudaGraphBatchSizes } = resolved;
+  const runtime = addon.runtimeInfo();
+  const cpu = { cores: physicalCores(), bfloat16: runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx };
+  const quantized = manifest.quantization !== null;
+  const resolved = resolveLoadOptions(options, () => runtime.cudaAvailable, manifest.maxContext, cpu, quantized);
+  const { device, dtype, maxQueue, prefillChunk, cudaGraphs, cudaGraphBatchSizes, threads, optimizeGraph } = resolved;
+  if (device === 'cpu' && dtype === 'bfloat16' && !cpu.bfloat16) warnSlowBfloat16();
+  if (manifest.quantization?.activationBits === 8 && !runtime.cpuFeatures.avx512Vnni) warnInt8Saturation(path);
   const explicit = {
     maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
     maxContext: (options as LoadModelOptions | undefined)?.maxContext !== undefined,
@@ -71,6 +77,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
         cudaGraphs,
         // The CPU has no graphs, and may have lowered maxBatch below the sizes just resolved.
         cudaGraphBatchSizes: device === 'cpu' ? [] : cudaGraphBatchSizes,
+        threads,
+        optimizeGraph,
       },
       onEvents,
     );
@@ -83,6 +91,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     throw typed;
   }
   stopAtExit(native);
+  const loaded = native.stats();
   debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
   const info = {
     architecture: manifest.architecture,
@@ -98,11 +107,38 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     dtype,
     bosTokenId: manifest.bosTokenId,
     eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
-    parameters: native.stats().parameters,
+    parameters: loaded.parameters,
+    threads: loaded.threads,
+    graphNodes: loaded.graphNodes,
+    graphOptimization: loaded.graphOptimization,
     hasChatTemplate: chatTemplate !== undefined,
+    quantization: manifest.quantization?.method ?? null,
     path,
   };
   return new Model({ native, streams, tokenizer, info, samplingDefaults: generationConfig.sampling, chatTemplate });
+}
+
+let warnedSlowBfloat16 = false;
+
+// bfloat16 without bfloat16 instructions is emulated and slower than float32: say so once, never silently.
+function warnSlowBfloat16(): void {
+  if (warnedSlowBfloat16) return;
+  warnedSlowBfloat16 = true;
+  process.emitWarning(
+    "dtype 'bfloat16' on this CPU runs without bfloat16 instructions (no avx512_bf16 or AMX) and is slower " +
+      "than float32; use dtype 'float32', or 'auto' to pick the faster one",
+    { code: 'TORCH_GEN_SLOW_BFLOAT16' },
+  );
+}
+
+// fbgemm's int8 products without VNNI sum pairs in int16, which 8-bit activations can overflow.
+function warnInt8Saturation(dir: string): void {
+  process.emitWarning(
+    `${dir} was exported with 8-bit int8 activations, which are exact only on CPUs with VNNI (avx512_vnni); ` +
+      'this CPU has none, so some products may saturate. Re-export on this machine, or with ' +
+      '`--int8-activation-bits 7`',
+    { code: 'TORCH_GEN_INT8_SATURATION' },
+  );
 }
 
 async function checkDirectory(path: string): Promise<void> {

@@ -25,6 +25,15 @@ export interface Manifest {
   padTokenId: number | null;
   exportedWith: Record<string, string>;
   source: string;
+  /** Quantized linear layers (`--quantize int8`): CPU only, float32 activations. Null for float weights. */
+  quantization: Quantization | null;
+}
+
+export interface Quantization {
+  /** 'int8-dynamic': fbgemm int8 weights per channel, activations quantized per token at run time. */
+  method: 'int8-dynamic';
+  /** 8 is exact only on CPUs with VNNI; 7 avoids saturation on others. */
+  activationBits: 7 | 8;
 }
 
 // The largest values the addon takes (native/addon/convert.cpp checks them again): token ids are int32, and
@@ -124,6 +133,7 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
   });
   const exportedWith = field('exported_with');
   const source = field('source');
+  const quantization = parseQuantization(field('quantization'), fail);
   return {
     formatVersion,
     interface: iface as ModelInterface,
@@ -140,5 +150,18 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
     padTokenId: tokenId('pad_token_id'),
     exportedWith: typeof exportedWith === 'object' && exportedWith !== null ? (exportedWith as Record<string, string>) : {},
     source: typeof source === 'string' ? source : '',
+    quantization,
   };
+}
+
+function parseQuantization(value: unknown, fail: (message: string) => never): Quantization | null {
+  if (value === undefined || value === null) return null;
+  const entry = value as { method?: unknown; activation_bits?: unknown };
+  if (typeof value !== 'object' || entry.method !== 'int8-dynamic') {
+    fail(`\`quantization.method\` must be "int8-dynamic", found ${JSON.stringify(entry?.method ?? value)}`);
+  }
+  if (entry.activation_bits !== 7 && entry.activation_bits !== 8) {
+    fail(`\`quantization.activation_bits\` must be 7 or 8, found ${JSON.stringify(entry.activation_bits)}`);
+  }
+  return { method: 'int8-dynamic', activationBits: entry.activation_bits };
 }

@@ -88,6 +88,17 @@ export interface ModelInfo {
   eosTokenIds: number[];
   /** Parameter count (a tied embedding counts once). */
   parameters: number;
+  /** CPU threads the model's forward passes use (the threads load option, as libtorch applied it). */
+  threads: number;
+  /**
+   * Nodes of the module's forward graph as it runs (after optimizeGraph): the per-call work of the
+   * TorchScript interpreter, which is most of a small model's decode step besides its matrix products.
+   */
+  graphNodes: number;
+  /** How the graph was prepared at load: 'frozen, optimized for inference', or 'as exported (why)'. */
+  graphOptimization: string;
+  /** 'int8-dynamic' for a model exported with `--quantize int8`, else null. */
+  quantization: 'int8-dynamic' | null;
   /** Whether the model has a chat template (chat() needs one). */
   hasChatTemplate: boolean;
   /** The model directory it was loaded from. */

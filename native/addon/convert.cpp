@@ -88,6 +88,8 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.dtype = ReadString(object, "dtype");
   spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
   spec.cuda_graph_batch_sizes = ReadIntegerArray(object, "cudaGraphBatchSizes", spec.max_batch);
+  spec.threads = ReadInteger(object, "threads", 1, 1024);
+  spec.optimize_graph = ReadBoolean(object, "optimizeGraph");
   return spec;
 }
 
@@ -149,6 +151,13 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   for (uint32_t i = 0; i < info.backend.sdpa.size(); ++i) sdpa.Set(i, info.backend.sdpa[i]);
   backend.Set("sdpa", sdpa);
   object.Set("backend", backend);
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("avx2", info.cpu_avx2);
+  cpu.Set("avx512", info.cpu_avx512);
+  cpu.Set("avx512Vnni", info.cpu_avx512_vnni);
+  cpu.Set("avx512Bf16", info.cpu_avx512_bf16);
+  cpu.Set("amx", info.cpu_amx);
+  object.Set("cpuFeatures", cpu);
   return object;
 }
 
@@ -167,6 +176,9 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("deviceReservedBytes", static_cast<double>(stats.device_memory.reserved_bytes));
   object.Set("cudaGraphsCaptured", static_cast<double>(stats.cuda_graphs_captured));
   object.Set("cudaGraphsOff", stats.cuda_graphs_off);
+  object.Set("threads", static_cast<double>(stats.threads));
+  object.Set("graphNodes", static_cast<double>(stats.graph_nodes));
+  object.Set("graphOptimization", stats.graph_optimization);
   return object;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 
@@ -49,7 +50,10 @@ Engine::Engine(std::unique_ptr<Model> model) : spec_(model->spec()), model_(std:
 
 void Engine::Start(EventSink sink) {
   sink_ = std::move(sink);
-  thread_ = std::thread([this] { Run(); });
+  std::promise<void> started;
+  std::future<void> ready = started.get_future();
+  thread_ = std::thread([this, &started] { Run(started); });
+  ready.wait();
 }
 
 Engine::~Engine() { Stop(); }
@@ -125,13 +129,20 @@ void Engine::Stop() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-void Engine::Run() {
+void Engine::Run(std::promise<void>& started) {
+  // OpenMP's thread count is a property of the calling thread, and a thread libtorch did not create starts
+  // with whatever the runtime defaulted to (one core inside Node): set this engine's own, as libtorch asks
+  // of every thread it did not start (at::init_num_threads).
+  at::init_num_threads();
+  at::set_num_threads(static_cast<int>(spec_.threads));
+  threads_ = at::get_num_threads();
   // Autograd bookkeeping is wasted work at inference; the guard is thread-local, hence here.
   c10::InferenceMode inference_guard;
   // Work that names no device (a capture's streams, pinned host copies) goes to the model's.
   c10::OptionalDeviceGuard device_guard;
   if (model_->device().is_cuda()) device_guard.reset_device(model_->device());
   EngineStream stream(model_->device());
+  started.set_value();  // `started` lives in Start's frame, which returns now: no use of it after this
   while (WaitForWork()) {
     std::vector<TokenEvent> events;
     EndCancelled(events);
@@ -173,6 +184,9 @@ EngineStats Engine::Stats() {
   stats.weight_bytes = model_->weight_bytes();
   stats.parameters = model_->parameter_count();
   stats.device_memory = DeviceMemory(model_->device());
+  stats.threads = threads_;
+  stats.graph_nodes = model_->graph_nodes();
+  stats.graph_optimization = model_->graph_optimization();
   if (graphs_) {
     stats.cuda_graphs_captured = graphs_->captured();
     stats.cuda_graphs_off = graphs_->disabled_reason();

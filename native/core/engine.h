@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,9 @@ struct EngineStats {
   DeviceMemoryStats device_memory;   // the model's GPU, process-wide (zeros on the CPU)
   int64_t cuda_graphs_captured = 0;  // decode-step graphs captured so far
   std::string cuda_graphs_off;       // why the decode step runs eagerly on a GPU ('' when graphs are on)
+  int64_t threads = 0;               // CPU threads the engine's forward passes use (libtorch intra-op)
+  int64_t graph_nodes = 0;           // nodes of the module's forward graph (inference_graph.h)
+  std::string graph_optimization;    // how the graph was prepared at load
 };
 
 class Engine {
@@ -67,7 +71,8 @@ class Engine {
   // big cache, so call it off the JavaScript thread. Throws TorchGenError (ERR_OUT_OF_MEMORY).
   explicit Engine(std::unique_ptr<Model> model);
 
-  // Starts the engine thread, which reports to `sink`. Call once.
+  // Starts the engine thread, which reports to `sink`, and returns once the thread has set up its
+  // libtorch state (thread pool, inference mode). Call once.
   void Start(EventSink sink);
   // Stops the thread (aborting what is in flight) if Stop() was not called.
   ~Engine();
@@ -99,7 +104,7 @@ class Engine {
   };
   int64_t PrefillSlot() const { return spec_.max_batch - 1; }
 
-  void Run();
+  void Run(std::promise<void>& started);
   bool WaitForWork();  // false when the engine should exit
   // Ends cancelled requests, queued or running, with an abort event.
   void EndCancelled(std::vector<TokenEvent>& events);
@@ -149,6 +154,7 @@ class Engine {
   std::unique_ptr<Active> prefilling_;
   std::thread thread_;
 
+  std::atomic<int64_t> threads_{0};  // set by the engine thread before Start returns
   std::atomic<int64_t> active_count_{0};
   std::atomic<int64_t> tokens_generated_{0};
   std::atomic<int64_t> prompt_tokens_{0};

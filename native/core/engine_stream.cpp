@@ -18,9 +18,15 @@ struct EngineStream::State {
 EngineStream::EngineStream(const c10::Device& device) {
 #ifdef TORCH_GEN_CUDA
   if (!device.is_cuda()) return;
-  // Pool streams do not wait for the default stream by themselves (they are non-blocking).
-  c10::cuda::getDefaultCUDAStream(device.index()).synchronize();
-  state_ = std::make_unique<State>(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index()));
+  try {
+    // Pool streams do not wait for the default stream by themselves (they are non-blocking).
+    c10::cuda::getDefaultCUDAStream(device.index()).synchronize();
+    state_ = std::make_unique<State>(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index()));
+  } catch (...) {
+    // A device already lost fails here; the engine then runs on the default stream, and its first step
+    // reports the error to the request.
+    state_.reset();
+  }
 #else
   (void)device;
 #endif

@@ -13,7 +13,7 @@ class EngineStream {
   // On a CUDA device: waits for what the loading thread queued on the device's default stream (the
   // weights, the zeroed cache), takes a stream from libtorch's pool and makes it this thread's current
   // stream for the object's lifetime. Does nothing on the CPU, or in an addon built without the CUDA
-  // headers (which then runs on the default stream).
+  // headers (which then runs on the default stream). Never throws.
   explicit EngineStream(const c10::Device& device);
   // Waits for the work queued on the stream, so that another thread may free the engine's tensors.
   ~EngineStream();

@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 
 #include "failure.h"
+#include "inference_graph.h"
 
 namespace torchgen {
 namespace {
@@ -205,7 +206,12 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
                                                std::string(error.what_without_backtrace()) +
                                                "); export it with torch.jit.save or the torch-gen exporter");
   }
-  std::unique_ptr<Model> model(new Model(spec, std::move(module), device, dtype));
+  std::unique_ptr<Model> model(new Model(spec, std::move(module), device, dtype));  // counts the weights
+  PreparedGraph prepared = PrepareForInference(std::move(model->module_), device, dtype, spec.optimize_graph);
+  model->module_ = std::move(prepared.module);
+  model->graph_optimization_ = std::move(prepared.description);
+  model->graph_nodes_ = CountGraphNodes(model->module_);
+  // The probe runs the graph that will serve, so its first (profiling) runs are not a user's first request.
   model->Probe();
   return model;
 }

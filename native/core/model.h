@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -39,6 +40,9 @@ class Model {
   // and buffers on the device.
   int64_t parameter_count() const { return parameter_count_; }
   int64_t weight_bytes() const { return weight_bytes_; }
+  // The forward graph's node count and how it was prepared (inference_graph.h).
+  int64_t graph_nodes() const { return graph_nodes_; }
+  const std::string& graph_optimization() const { return graph_optimization_; }
 
  private:
   Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype);
@@ -55,6 +59,8 @@ class Model {
   c10::ScalarType dtype_;
   int64_t parameter_count_ = 0;
   int64_t weight_bytes_ = 0;
+  int64_t graph_nodes_ = 0;
+  std::string graph_optimization_;
 };
 
 // Parses "cpu", "cuda", "cuda:N" and checks that the device exists. Throws TorchGenError(ERR_DEVICE).

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <ATen/Parallel.h>
+#include <ATen/cpu/Utils.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -22,6 +23,11 @@ RuntimeInfo QueryRuntimeInfo() {
   info.cuda_graphs_built = true;
 #endif
   info.backend = CurrentBackendSettings();
+  info.cpu_avx2 = at::cpu::is_avx2_supported();
+  info.cpu_avx512 = at::cpu::is_avx512_supported();
+  info.cpu_avx512_vnni = at::cpu::is_avx512_vnni_supported();
+  info.cpu_avx512_bf16 = at::cpu::is_avx512_bf16_supported();
+  info.cpu_amx = at::cpu::is_amx_tile_supported();
   return info;
 }
 

@@ -17,6 +17,13 @@ struct RuntimeInfo {
   // The addon was compiled with the CUDA runtime headers: CUDA graphs and GPU memory statistics work.
   bool cuda_graphs_built = false;
   BackendSettings backend;
+  // Instruction sets libtorch's CPU kernels (oneDNN, fbgemm) can use here: bfloat16 runs at bfloat16
+  // speed only with avx512_bf16 or AMX; int8 products are fastest with VNNI.
+  bool cpu_avx2 = false;
+  bool cpu_avx512 = false;
+  bool cpu_avx512_vnni = false;
+  bool cpu_avx512_bf16 = false;
+  bool cpu_amx = false;
 };
 
 RuntimeInfo QueryRuntimeInfo();

@@ -1,4 +1,5 @@
-"""python -m torch_gen_export SRC -o OUT_DIR [--interface ...] [--dtype ...] [--max-context N] [--force]
+"""python -m torch_gen_export SRC -o OUT_DIR [--interface ...] [--dtype ...] [--quantize int8] [--max-context N]
+[--force]
 
 Progress goes to stderr. A user error prints one line and exits with status 2; Ctrl-C exits with 130.
 """
@@ -29,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
                         "sequence at every step (much slower; for comparisons)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
                         help="dtype of the weights in model.pt (default: float32; the runtime can cast)")
+    parser.add_argument("--quantize", default="none", choices=["none", "int8"],
+                        help="int8: int8 linear layers for the CPU (fbgemm dynamic quantization, per-channel "
+                        "weights, per-token activations; about 3x faster than float32 and 4x smaller, "
+                        "perplexity +5%% on SmolLM2); needs --dtype float32; the model then runs on the CPU only")
+    parser.add_argument("--int8-activation-bits", type=int, default=None, choices=[7, 8],
+                        help="activation bits of --quantize int8 (default: 8 if this CPU has VNNI, else 7; "
+                        "8 bits on a CPU without VNNI can saturate)")
     parser.add_argument("--max-context", type=int, default=None,
                         help="max_context of the manifest (default: the model's max_position_embeddings)")
     parser.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
@@ -43,7 +51,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     try:
         export_model(args.src, args.output, interface=args.interface, dtype=args.dtype,
-                     max_context=args.max_context, force=args.force,
+                     max_context=args.max_context, force=args.force, quantize=args.quantize,
+                     int8_activation_bits=args.int8_activation_bits,
                      progress=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
     except ExportError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -155,6 +155,10 @@ class Transformer(nn.Module):
     """forward() is the `kv-cache` interface of docs/model-format.md; interfaces.LogitsModel wraps
     hidden_states() and logits() into the `logits` one."""
 
+    # For quantize.py: the output projection's attribute (None when tied) and the embedding it ties to.
+    TIED_HEAD = "lm_head"
+    EMBEDDING = "wte"
+
     def __init__(self, cfg: GPT2Config) -> None:
         super().__init__()
         self.wte = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
@@ -162,7 +166,7 @@ class Transformer(nn.Module):
         self.h = nn.ModuleList([Block(cfg, scale) for scale in cfg.attention_scales])
         self.ln_f = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps)
         # None when tied: the logits then use wte itself, so model.pt holds one copy of it.
-        self.lm_head: Optional[nn.Linear] = (
+        self.lm_head: Optional[nn.Module] = (
             None if cfg.tie_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         )
 

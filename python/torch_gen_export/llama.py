@@ -201,6 +201,10 @@ class Transformer(nn.Module):
     """forward() is the `kv-cache` interface of docs/model-format.md; interfaces.LogitsModel wraps
     hidden_states() and logits() into the `logits` one."""
 
+    # For quantize.py: the output projection's attribute (None when tied) and the embedding it ties to.
+    TIED_HEAD = "output"
+    EMBEDDING = "tok_embeddings"
+
     def __init__(self, cfg: LlamaConfig) -> None:
         super().__init__()
         self.num_heads = cfg.num_heads
@@ -210,7 +214,7 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)
         # None when tied: the logits then use the embedding matrix itself, so model.pt and the device
         # hold one copy of it (49152 x 576 floats for SmolLM2, a fifth of the model).
-        self.output: Optional[nn.Linear] = (
+        self.output: Optional[nn.Module] = (
             None if cfg.tie_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         )
         # Explicitly on the CPU: the model is built on the meta device and only the weights are loaded.

@@ -34,8 +34,12 @@ def special_token_ids(hf_config: Any, generation: Optional[dict[str, Any]], voca
 
 
 def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], source: str,
-                   exporter_version: str) -> dict[str, Any]:
-    """The manifest; num_layers, num_kv_heads and head_dim are written for either interface."""
+                   exporter_version: str, quantization: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The manifest; num_layers, num_kv_heads and head_dim are written for either interface.
+
+    quantization (absent for float weights): {"method": "int8-dynamic", "activation_bits": 7 or 8}; such a
+    model runs on the CPU in float32 only.
+    """
     import transformers
 
     return {
@@ -50,6 +54,7 @@ def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], so
         "num_kv_heads": cfg.num_kv_heads,
         "head_dim": cfg.head_dim,
         "dtype": dtype,
+        **({"quantization": quantization} if quantization else {}),
         **ids,
         "exported_with": {
             "torch": torch.__version__,

@@ -16,7 +16,9 @@ def empty_cache(cfg: Any, batch: int, max_len: int, dtype: torch.dtype) -> torch
 
 
 def check_saved_module(eager: torch.nn.Module, path: Path, cfg: Any, dtype: torch.dtype,
-                       interface: str = "kv-cache") -> None:
+                       interface: str = "kv-cache", exact: bool = True) -> None:
+    """The saved module loads and computes what the eager one does. exact=False (int8 layers): the same
+    quantized kernels run either way, but the scripted graph may order float ops differently."""
     loaded = torch.jit.load(str(path), map_location="cpu")
     n = min(4, cfg.max_context)
     tokens = (torch.arange(n, dtype=torch.int64) * 7 % cfg.vocab_size).view(1, n)  # [1, n]
@@ -30,10 +32,10 @@ def check_saved_module(eager: torch.nn.Module, path: Path, cfg: Any, dtype: torc
     if not bool(torch.isfinite(loaded_logits).all()):
         raise ExportError(f"the exported model computes non-finite logits in {dtype}; "
                           f"export with --dtype float32 or bfloat16")
-    tolerance = 1e-5 if dtype == torch.float32 else 1e-2
-    if not torch.allclose(eager_logits, loaded_logits, rtol=tolerance, atol=tolerance) or not torch.equal(
-        eager_cache, loaded_cache
-    ):
+    tolerance = 1e-5 if dtype == torch.float32 and exact else 1e-2
+    same_cache = torch.equal(eager_cache, loaded_cache) if exact else torch.allclose(
+        eager_cache, loaded_cache, rtol=tolerance, atol=tolerance)
+    if not torch.allclose(eager_logits, loaded_logits, rtol=tolerance, atol=tolerance) or not same_cache:
         # Not the user's doing: a traceback helps more than a one-line message.
         raise RuntimeError("internal error: the saved module's outputs differ from the eager module's")
 

@@ -32,7 +32,7 @@ const GENERATE: Record<string, [string, [unknown, string][]]> = {
 
 const LOAD: Record<string, [string, [unknown, string][]]> = {
   device: ["'auto', 'cpu', 'cuda' or 'cuda:N'", [[3, '3'], ['gpu', '"gpu"'], ['cuda:-1', '"cuda:-1"'], ['cuda:1.5', '"cuda:1.5"'], [Number.NaN, 'NaN']]],
-  dtype: ["'float32', 'float16' or 'bfloat16'", [['int8', '"int8"'], [16, '16'], [Number.NaN, 'NaN']]],
+  dtype: ["'float32', 'float16', 'bfloat16' or 'auto'", [['int8', '"int8"'], [16, '16'], [Number.NaN, 'NaN']]],
   maxBatch: ['an integer in [1, 1024]', [['4', '"4"'], [0, '0'], [1025, '1025'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   maxContext: ["an integer in [2, 2048] (the model's context)", [['64', '"64"'], [1, '1'], [2049, '2049'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   maxQueue: ['an integer >= 0', [['1', '"1"'], [-1, '-1'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
@@ -42,6 +42,8 @@ const LOAD: Record<string, [string, [unknown, string][]]> = {
     'a non-empty array of distinct integers in [1, 4] (maxBatch)',
     [[[0], 'an array'], [[5], 'an array'], [[1.5], 'an array'], [[Number.NaN], 'an array'], [Number.NaN, 'NaN'], ['1', '"1"']],
   ],
+  threads: ['an integer in [1, 1024]', [['2', '"2"'], [0, '0'], [1025, '1025'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
+  optimizeGraph: ['true or false', [['yes', '"yes"'], [1, '1'], [Number.NaN, 'NaN']]],
 };
 
 const rows = (table: Record<string, [string, [unknown, string][]]>) =>

@@ -7,9 +7,9 @@ const withCuda = () => true;
 
 describe('loadModel options', () => {
   test('device auto picks the CPU without CUDA and the GPU with it, with the matching default dtype', () => {
-    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4] });
-    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4] });
-    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4] });
+    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4], threads: 1, optimizeGraph: true });
+    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4], threads: 1, optimizeGraph: true });
+    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4], threads: 1, optimizeGraph: true });
   });
 
   test('rejects a device of the wrong type or form, naming the option', () => {
@@ -32,12 +32,37 @@ describe('loadModel options', () => {
 
   test('rejects an unknown dtype and unknown keys', () => {
     expect(() => resolveLoadOptions({ dtype: 'int8' }, noCuda, 8192)).toThrow(
-      "dtype: expected 'float32', 'float16' or 'bfloat16', received \"int8\"",
+      "dtype: expected 'float32', 'float16', 'bfloat16' or 'auto', received \"int8\"",
     );
     expect(() => resolveLoadOptions({ devise: 'cpu' }, noCuda, 8192)).toThrow(
-      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `cudaGraphs`',
+      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `cudaGraphs`, `threads`, `optimizeGraph`',
     );
     expect(() => resolveLoadOptions('cpu', noCuda, 8192)).toThrow('loadModel options: expected an options object, received "cpu"');
+  });
+
+  test('threads defaults to the physical cores it is given, and can be set', () => {
+    const cpu = { cores: 6, bfloat16: false };
+    expect(resolveLoadOptions({}, noCuda, 8192, cpu)).toMatchObject({ threads: 6 });
+    expect(resolveLoadOptions({ threads: 2 }, noCuda, 8192, cpu)).toMatchObject({ threads: 2 });
+    expect(() => resolveLoadOptions({ threads: 0 }, noCuda, 8192, cpu)).toThrow('threads: expected an integer in [1, 1024], received 0');
+  });
+
+  test("dtype 'auto' picks bfloat16 only on a CPU with bfloat16 instructions, float16 on CUDA", () => {
+    expect(resolveLoadOptions({ dtype: 'auto' }, noCuda, 8192, { cores: 2, bfloat16: true })).toMatchObject({ dtype: 'bfloat16' });
+    expect(resolveLoadOptions({ dtype: 'auto' }, noCuda, 8192, { cores: 2, bfloat16: false })).toMatchObject({ dtype: 'float32' });
+    expect(resolveLoadOptions({ dtype: 'auto' }, withCuda, 8192, { cores: 2, bfloat16: true })).toMatchObject({ device: 'cuda', dtype: 'float16' });
+    expect(resolveLoadOptions({}, noCuda, 8192, { cores: 2, bfloat16: true })).toMatchObject({ dtype: 'float32' });
+  });
+
+  test('an int8 model runs on the CPU in float32: auto picks them, anything else is refused', () => {
+    const cpu = { cores: 2, bfloat16: true };
+    expect(resolveLoadOptions({ dtype: 'auto' }, withCuda, 8192, cpu, true)).toMatchObject({ device: 'cpu', dtype: 'float32' });
+    expect(() => resolveLoadOptions({ device: 'cuda' }, withCuda, 8192, cpu, true)).toThrow(
+      "device: expected 'cpu' or 'auto' for an int8 model (its torch-gen.json has `quantization`), received \"cuda\"",
+    );
+    expect(() => resolveLoadOptions({ dtype: 'bfloat16' }, noCuda, 8192, cpu, true)).toThrow(
+      "dtype: expected 'float32' or 'auto' for an int8 model (its activations are float32), received \"bfloat16\"",
+    );
   });
 
   test('cudaGraphs is a boolean, on by default', () => {

@@ -1,0 +1,35 @@
+/** Facts about the host's CPU that load-time defaults depend on (lib/options.ts makes the decisions). */
+import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+export interface CpuFacts {
+  /** Physical cores this process may use (hyper-threads not counted). */
+  cores: number;
+  /** The CPU runs bfloat16 matmuls natively (avx512_bf16 or AMX), so bfloat16 is faster than float32. */
+  bfloat16: boolean;
+}
+
+/**
+ * Physical cores available to this process: a decode step streams weights from memory, and a second
+ * hyper-thread on a core adds no bandwidth but does add synchronisation (llama.cpp picks the same default).
+ * Linux topology from /sys; elsewhere, or if it cannot be read, the logical CPUs.
+ */
+export function physicalCores(): number {
+  const logical = availableParallelism();
+  try {
+    const root = '/sys/devices/system/cpu';
+    const cores = new Set<string>();
+    for (const name of readdirSync(root)) {
+      if (!/^cpu\d+$/.test(name)) continue;
+      const topology = `${root}/${name}/topology`;
+      const pkg = readFileSync(`${topology}/physical_package_id`, 'utf8').trim();
+      const core = readFileSync(`${topology}/core_id`, 'utf8').trim();
+      cores.add(`${pkg}:${core}`);
+    }
+    if (cores.size === 0) return logical;
+    // Affinity or a cgroup may allow fewer CPUs than the machine has.
+    return Math.max(1, Math.min(cores.size, logical));
+  } catch {
+    return logical;
+  }
+}

@@ -1,0 +1,131 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadModel, OptionError, runtimeInfo, type Model } from '@org/torch-gen';
+import { defaultModelDir, fixture, readExpected } from '../helpers.js';
+
+// The CPU decode step's speed paths (issue 14): the engine's own thread count, the frozen and optimised
+// graph (oneDNN linear layers in bfloat16), and int8 models. Speed itself is measured in bench/peers;
+// these tests check that each path is taken and computes what it should.
+
+/** CPU time (user + system, in clock ticks) of every thread of this process, by thread id. */
+function threadCpuTicks(): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(tid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+describe('threads', () => {
+  test('info.threads is the threads option as the engine applied it, and defaults to the physical cores', async () => {
+    const one = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 1 });
+    const three = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 3 });
+    const byDefault = await loadModel(fixture('llama-kv'), { device: 'cpu' });
+    try {
+      expect(one.info.threads).toBe(1);
+      expect(three.info.threads).toBe(3);
+      expect(byDefault.info.threads).toBe(runtimeInfo().cpuCores);
+    } finally {
+      await Promise.all([one.dispose(), three.dispose(), byDefault.dispose()]);
+    }
+  });
+
+  // Counts the threads that did real work during one batch-1 generation: the engine thread and, with
+  // threads: 2, the second thread of libtorch's pool. CPU time per thread, not wall time, so a busy
+  // machine (other test files run beside this one) slows the test but does not change what it sees.
+  test.skipIf(availableParallelism() < 2)('two threads compute a batch-1 decode step with threads: 2', async () => {
+    const model = await loadModel(defaultModelDir, { device: 'cpu', threads: 2, maxBatch: 1 });
+    try {
+      await model.complete('Warm up', { maxTokens: 4 });
+      const before = threadCpuTicks();
+      await model.complete('The three best things about Node.js are', { maxTokens: 48 });
+      const deltas = [...threadCpuTicks()].map(([tid, ticks]) => ticks - (before.get(tid) ?? 0)).sort((a, b) => b - a);
+      const busiest = deltas[0]!;
+      expect(busiest).toBeGreaterThan(10); // 0.1 s of CPU at least: the generation ran
+      // The second busiest thread did at least a quarter of the busiest one's work (about half when
+      // the matrix products split evenly; the engine thread also runs the serial parts).
+      expect(deltas[1]!).toBeGreaterThan(busiest / 4);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+describe('graph optimisation (optimizeGraph)', () => {
+  const expected = readExpected('llama-kv');
+  let optimized: Model;
+  let asExported: Model;
+  beforeAll(async () => {
+    optimized = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 1 });
+    asExported = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 1, optimizeGraph: false });
+  });
+  afterAll(() => Promise.all([optimized.dispose(), asExported.dispose()]));
+
+  test('freezes the module on the CPU, with fewer graph nodes than as exported', () => {
+    expect(optimized.info.graphOptimization).toMatch(/^frozen, optimized for inference, \d+ oneDNN linear layers$/);
+    expect(asExported.info.graphOptimization).toBe('as exported (optimizeGraph is off)');
+    expect(optimized.info.graphNodes).toBeGreaterThan(0);
+    expect(optimized.info.graphNodes).toBeLessThan(asExported.info.graphNodes);
+  });
+
+  test('gives transformers greedy tokens either way (float32)', async () => {
+    for (const prompt of expected.prompts) {
+      const frozen = await optimized.complete(prompt.prompt_ids, { maxTokens: expected.max_new_tokens });
+      const plain = await asExported.complete(prompt.prompt_ids, { maxTokens: expected.max_new_tokens });
+      expect(frozen.tokenIds, prompt.text).toEqual(prompt.generated_ids);
+      expect(plain.tokenIds, prompt.text).toEqual(prompt.generated_ids);
+    }
+  });
+
+  test('bfloat16 runs its linear layers in oneDNN and decodes the real model as float32 does', async () => {
+    const bf16 = await loadModel(defaultModelDir, { device: 'cpu', dtype: 'bfloat16', maxBatch: 1 });
+    const fp32 = await loadModel(defaultModelDir, { device: 'cpu', maxBatch: 1 });
+    try {
+      expect(bf16.info.graphOptimization).toBe('frozen, optimized for inference, 121 oneDNN linear layers');
+      const prompt = 'The capital of France is';
+      const [low, full] = await Promise.all([bf16.complete(prompt, { maxTokens: 8 }), fp32.complete(prompt, { maxTokens: 8 })]);
+      // bfloat16 keeps 2-3 significant digits: the first greedy tokens of a confident continuation agree.
+      expect(low.tokenIds.slice(0, 4)).toEqual(full.tokenIds.slice(0, 4));
+    } finally {
+      await Promise.all([bf16.dispose(), fp32.dispose()]);
+    }
+  });
+});
+
+describe('int8 models (torch-gen export --quantize int8)', () => {
+  const expected = readExpected('llama-kv-int8');
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(fixture('llama-kv-int8'), { device: 'cpu', threads: 1, maxBatch: 4 });
+  });
+  afterAll(() => model.dispose());
+
+  test('loads on the CPU in float32 and says it is quantized', () => {
+    expect(model.info).toMatchObject({ device: 'cpu', dtype: 'float32', quantization: 'int8-dynamic' });
+    expect(model.info.graphOptimization).toBe('frozen, optimized for inference');
+  });
+
+  test('the addon runs the exported int8 kernels to the same greedy tokens as the module in Python', async () => {
+    for (const prompt of expected.prompts) {
+      const result = await model.complete(prompt.prompt_ids, { maxTokens: expected.max_new_tokens });
+      expect(result.tokenIds, prompt.text).toEqual(prompt.generated_ids);
+    }
+  });
+
+  test('a GPU or a half-precision dtype is refused with an OptionError that says why', async () => {
+    await expect(loadModel(fixture('llama-kv-int8'), { device: 'cuda' })).rejects.toThrow(
+      new OptionError("device: expected 'cpu' or 'auto' for an int8 model (its torch-gen.json has `quantization`), received \"cuda\""),
+    );
+    await expect(loadModel(fixture('llama-kv-int8'), { device: 'cpu', dtype: 'bfloat16' })).rejects.toThrow(
+      "dtype: expected 'float32' or 'auto' for an int8 model (its activations are float32), received \"bfloat16\"",
+    );
+  });
+});
