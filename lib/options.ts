@@ -68,10 +68,10 @@ export interface LoadModelOptions {
    */
   threads?: number;
   /**
-   * On the CPU, freeze the TorchScript module and let libtorch optimise it for inference at load (weights
-   * become constants laid out for the matrix products; about 1.3x faster decoding). Turn it off only to
-   * diagnose a module that behaves differently frozen. `stats().graphOptimization` says what was done.
-   * Default true.
+   * On the CPU, freeze the TorchScript module at load (weights become constants, attribute lookups and
+   * submodule calls go) and run its float32/bfloat16 linear layers in oneDNN on weights laid out once for
+   * it, which uses every thread even for one row. Turn it off only to diagnose a module that behaves
+   * differently frozen. `info.graphOptimization` says what was done. Default true.
    */
   optimizeGraph?: boolean;
 }

@@ -20,7 +20,8 @@ ${MODEL_HELP}
   -s, --system TEXT             a system message to start the conversation with
   -v, --verbose                 after each reply, its finish reason, token counts and speed on standard error
       --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
-      --dtype DTYPE             float32, float16 or bfloat16 (default: float16 on CUDA, float32 on CPU)
+      --dtype DTYPE             float32, float16, bfloat16 or auto (default: float16 on CUDA, float32 on CPU)
+      --threads N               CPU threads for the model (default: the physical cores)
       --max-context N           tokens the conversation may hold
   -q, --quiet                   no progress line while the model loads
   -h, --help                    show this help

@@ -15,7 +15,8 @@ to standard error. Ctrl-C stops the generation.
 Options:
 ${MODEL_HELP}
       --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
-      --dtype DTYPE             float32, float16 or bfloat16 (default: float16 on CUDA, float32 on CPU)
+      --dtype DTYPE             float32, float16, bfloat16 or auto (default: float16 on CUDA, float32 on CPU)
+      --threads N               CPU threads for the model (default: the physical cores)
       --max-context N           tokens per request the cache holds
   -q, --quiet                   no progress line while the model loads
   -h, --help                    show this help

@@ -15,6 +15,7 @@ export const LOAD_FLAGS = {
   'max-queue': { type: 'string' },
   'prefill-chunk': { type: 'string' },
   'no-cuda-graphs': { type: 'boolean' },
+  threads: { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 /** The loading flags of the one-user commands (generate, chat): no batching or queue to size. */
@@ -23,13 +24,16 @@ export const SINGLE_USER_LOAD_FLAGS = {
   device: LOAD_FLAGS.device,
   dtype: LOAD_FLAGS.dtype,
   'max-context': LOAD_FLAGS['max-context'],
+  threads: LOAD_FLAGS.threads,
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const MODEL_HELP = `  -m, --model DIR               model directory (default: $TORCH_GEN_MODEL or ${DEFAULT_MODEL_DIR})`;
 
 export const LOAD_HELP = `      --device DEVICE           auto, cpu, cuda or cuda:N (default auto)
-      --dtype DTYPE             float32, float16 or bfloat16 (default: float16 on CUDA, float32 on CPU)
+      --dtype DTYPE             float32, float16, bfloat16 or auto (default: float16 on CUDA, float32 on CPU;
+                                auto: bfloat16 on a CPU with bfloat16 instructions)
       --max-context N           tokens per request the KV cache holds (default: the model's, at most 2048)
+      --threads N               CPU threads for the model (default: the physical cores)
       --max-batch N             requests decoded together (KV-cache slots)
       --max-queue N             requests that may wait for a slot (default 1024)
       --prefill-chunk N         prompt tokens per engine step (default 256)
@@ -45,8 +49,14 @@ export function loadOptions(values: ParsedArgs['values']): LoadModelOptions {
   const device = stringFlag(values, 'device');
   if (device !== undefined) options.device = device as Device;
   const dtype = stringFlag(values, 'dtype');
-  if (dtype !== undefined) options.dtype = dtype as Dtype;
-  const integers = { maxContext: 'max-context', maxBatch: 'max-batch', maxQueue: 'max-queue', prefillChunk: 'prefill-chunk' } as const;
+  if (dtype !== undefined) options.dtype = dtype as Dtype | 'auto';
+  const integers = {
+    maxContext: 'max-context',
+    maxBatch: 'max-batch',
+    maxQueue: 'max-queue',
+    prefillChunk: 'prefill-chunk',
+    threads: 'threads',
+  } as const;
   for (const [option, flag] of Object.entries(integers) as [keyof typeof integers, string][]) {
     const value = integerFlag(flag, stringFlag(values, flag));
     if (value !== undefined) options[option] = value;

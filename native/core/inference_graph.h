@@ -1,9 +1,9 @@
-// Prepares a loaded TorchScript module for inference on the CPU: freezing inlines the weights as
-// constants and drops the attribute lookups, the submodule calls and the branches whose condition is a
-// module attribute; optimize_for_inference then stores each linear layer's weight transposed, which is the
-// layout the CPU's matrix-vector products read fastest (a decode step is a chain of them). Both are
-// libtorch's own passes (torch.jit.freeze, torch.jit.optimize_for_inference); the linear layers then go to
-// oneDNN with weights reordered once, which uses every thread on a single row (see UseOneDnnLinear).
+// Prepares a loaded TorchScript module for inference on the CPU: freezing (libtorch's torch.jit.freeze)
+// inlines the weights as constants and drops the attribute lookups, the submodule calls and the branches
+// whose condition is a module attribute; the linear layers then go to oneDNN with their weights reordered
+// once into its layout, which uses every thread on a single row and reads bfloat16 at full bandwidth
+// (see UseOneDnnLinear). A decode step is a chain of such matrix-vector products plus a few hundred
+// small ops, so both halves count.
 #pragma once
 
 #include <cstdint>
@@ -15,11 +15,11 @@ namespace torchgen {
 
 struct PreparedGraph {
   torch::jit::Module module;
-  // What was done, for model info and diagnosis: "frozen, optimized for inference", "as exported (...why)".
+  // What was done, for model info and diagnosis: "frozen, 121 oneDNN linear layers", "as exported (why)".
   std::string description;
 };
 
-// Freezes and optimizes `module` (in eval mode, already on its device and dtype) when `optimize` is set
+// Freezes and rewrites `module` (in eval mode, already on its device and dtype) when `optimize` is set
 // and the device is the CPU. A module the passes cannot handle (a user's own TorchScript with mutable
 // attributes, say) is kept as it is: the description says why. Never throws for that reason.
 PreparedGraph PrepareForInference(torch::jit::Module module, const c10::Device& device, c10::ScalarType dtype,

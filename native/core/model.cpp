@@ -12,6 +12,9 @@
 namespace torchgen {
 namespace {
 
+// fbgemm's packed linear weights, as torch.ao's dynamically quantized Linear holds them.
+constexpr const char* kPackedLinearClass = "__torch__.torch.classes.quantized.LinearPackedParamsBase";
+
 std::string ShapeString(const at::Tensor& tensor) {
   std::ostringstream out;
   out << tensor.sizes();
@@ -227,6 +230,19 @@ Model::Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10:
   }
   for (const at::Tensor& buffer : module_.buffers()) {
     if (seen.insert(buffer.storage().data()).second) weight_bytes_ += static_cast<int64_t>(buffer.nbytes());
+  }
+  // int8 layers (quantize.py) keep their weights inside fbgemm's packed objects, which are neither
+  // parameters nor buffers: unpack each once to count it (int8, a byte per weight).
+  for (const auto& attribute : module_.named_attributes(/*recurse=*/true)) {
+    const c10::IValue& value = attribute.value;
+    if (!value.isObject() || value.toObjectRef().type()->name()->qualifiedName() != kPackedLinearClass) continue;
+    torch::jit::Function* unpack = value.toObjectRef().type()->findMethod("unpack");
+    if (unpack == nullptr) continue;
+    std::vector<c10::IValue> stack{value};
+    unpack->run(stack);
+    const at::Tensor weight = stack.at(0).toTupleRef().elements().at(0).toTensor();  // [out, in] qint8
+    parameter_count_ += weight.numel();
+    weight_bytes_ += static_cast<int64_t>(weight.nbytes());
   }
 }
 

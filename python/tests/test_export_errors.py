@@ -52,6 +52,25 @@ def test_an_unsupported_architecture_is_refused_by_name(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_quantize_int8_needs_float32_and_valid_activation_bits(exported, tmp_path):
+    src = exported("llama-gqa").hf_dir
+    with pytest.raises(ExportError, match=r"^--quantize int8 keeps float32 activations; use --dtype float32 \(received "
+                                          r"bfloat16\)$"):
+        export_model(src, tmp_path / "out", dtype="bfloat16", quantize="int8")
+    with pytest.raises(ExportError, match=r"^--quantize must be one of none, int8, received 'int4'$"):
+        export_model(src, tmp_path / "out", quantize="int4")
+    with pytest.raises(ExportError, match=r"^--int8-activation-bits must be 7 or 8, received 6$"):
+        export_model(src, tmp_path / "out", quantize="int8", int8_activation_bits=6)
+    assert not (tmp_path / "out").exists()
+
+
+def test_quantize_int8_writes_its_manifest_entry_with_float32_activations(exported, tmp_path):
+    out = export_model(exported("llama-gqa").hf_dir, tmp_path / "out", quantize="int8", int8_activation_bits=7)
+    manifest = json.loads((out / "torch-gen.json").read_text())
+    assert manifest["quantization"] == {"method": "int8-dynamic", "activation_bits": 7}
+    assert manifest["dtype"] == "float32"
+
+
 def test_a_head_other_than_the_causal_lm_is_refused(exported, tmp_path):
     src = copy_hf_dir(exported("llama-gqa").hf_dir, tmp_path / "hf", architectures=["LlamaForSequenceClassification"])
     with pytest.raises(ExportError, match="'LlamaForSequenceClassification' is not supported: only the causal LM "

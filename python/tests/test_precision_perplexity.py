@@ -1,7 +1,7 @@
 """The accuracy cost of bfloat16 and int8 on the real SmolLM2, as perplexity on a fixed 2,048-token text.
 
 Measured on 2026-11-30 (the bounds leave room for other CPUs' summation orders): float32 13.62,
-bfloat16 13.65 (+0.2%), int8 with 8-bit activations 14.31 (+5.0%), with 7-bit activations 15.57 (+14%).
+bfloat16 13.61 (-0.05%), int8 with 8-bit activations 14.34 (+5.3%), with 7-bit activations 15.47 (+13.6%).
 """
 
 from __future__ import annotations
@@ -55,12 +55,3 @@ def test_int8_perplexity_is_within_its_bound_of_float32(smollm2_float32, ids, fl
         int8 = quantize_int8(copy.deepcopy(smollm2_float32), bits)
     assert perplexity(int8, ids) < bound * float32_perplexity
 
-
-def test_int8_without_per_row_scales_would_not_be_usable(smollm2_float32, ids, float32_perplexity):
-    """Why quantize.py scales rows: fbgemm alone quantizes a whole prefill with one scale."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        int8 = quantize_int8(copy.deepcopy(smollm2_float32), 8)
-    for layer in [m for m in int8.modules() if type(m).__name__ == "Int8DynamicLinear"]:
-        layer.forward = lambda x, linear=layer.linear: linear(x)  # the plain fbgemm module, one scale per call
-    assert perplexity(int8, ids) > 2 * float32_perplexity

@@ -3,6 +3,9 @@
 RMSNorm, rotary positions (default, linear and llama3 scaling), SwiGLU, grouped-query attention, optional
 q/k/v (Qwen2) or all-projection (Llama `attention_bias`) biases, optional tied embeddings. The numerics
 follow transformers' Llama: norms in float32, rotation in the weights' dtype, attention scale 1/sqrt(D).
+A decode step of a small model is bound by its op count as much as by its weights, so the code keeps ops
+few where it costs no accuracy: fused q/k/v and gate/up projections, one RMSNorm call, one RoPE for
+queries and keys together, the mask and rotation angles built once per forward.
 """
 
 from __future__ import annotations
@@ -106,10 +109,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # float32 statistics whatever the dtype: float16 squares overflow above 256.
-        x32 = x.to(torch.float32)
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
+        # libtorch's rms_norm keeps float32 statistics whatever the dtype (float16 squares overflow above
+        # 256) and equals transformers' eight-op version bit for bit in float32, in one call.
+        return torch.rms_norm(x, [self.weight.size(0)], self.weight, self.eps)
 
 
 class Attention(nn.Module):
@@ -118,9 +120,10 @@ class Attention(nn.Module):
         self.num_heads = cfg.num_heads
         self.num_kv_heads = cfg.num_kv_heads
         self.head_dim = cfg.head_dim
+        self.half_dim = cfg.head_dim // 2
         q_size = cfg.num_heads * cfg.head_dim
         kv_size = cfg.num_kv_heads * cfg.head_dim
-        self.sizes = [q_size, kv_size, kv_size]
+        self.qk_size = q_size + kv_size
         # One fused q/k/v projection: a decode step of a small model is bound by kernel launches.
         self.wqkv = nn.Linear(cfg.hidden_size, q_size + 2 * kv_size, bias=cfg.qkv_bias)
         self.wo = nn.Linear(q_size, cfg.hidden_size, bias=cfg.o_bias)
@@ -129,7 +132,7 @@ class Attention(nn.Module):
         self,
         x: torch.Tensor,  # [B, T, C]
         cos: torch.Tensor,  # [B, T, 1, D]
-        sin: torch.Tensor,  # [B, T, 1, D]
+        sin: torch.Tensor,  # [B, T, 1, D] signed (rope.rope_cos_sin)
         mask: torch.Tensor,  # [B, 1, R*T, S] bool, True = attend (already repeated for the R query groups)
         batch_idx: torch.Tensor,  # [B, T] int64
         positions: torch.Tensor,  # [B, T] int64
@@ -138,10 +141,13 @@ class Attention(nn.Module):
         kv_len: int,
     ) -> torch.Tensor:
         B, T = x.size(0), x.size(1)
-        q, k, v = self.wqkv(x).split(self.sizes, dim=-1)
-        q = rope.apply_rope(q.view(B, T, self.num_heads, self.head_dim), cos, sin)  # [B, T, H, D]
-        k = rope.apply_rope(k.view(B, T, self.num_kv_heads, self.head_dim), cos, sin)  # [B, T, H_kv, D]
-        v = v.view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, H_kv, D]
+        qkv = self.wqkv(x)  # [B, T, (H + 2 H_kv) D]
+        # Queries and keys rotate together: one RoPE for both heads' groups (fewer ops per layer).
+        qk = qkv[:, :, : self.qk_size].view(B, T, self.num_heads + self.num_kv_heads, self.head_dim)
+        qk = rope.apply_rope(qk, cos, sin, self.half_dim)  # [B, T, H + H_kv, D]
+        q = qk[:, :, : self.num_heads]  # [B, T, H, D]
+        k = qk[:, :, self.num_heads :]  # [B, T, H_kv, D]
+        v = qkv[:, :, self.qk_size :].view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, H_kv, D]
         if k_cache is not None and v_cache is not None:
             # index_put_ through a transposed view writes into the caller's storage: [B, T_max, H_kv, D].
             k_cache.transpose(1, 2)[batch_idx, positions] = k

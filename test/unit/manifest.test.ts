@@ -42,6 +42,14 @@ describe('manifest', () => {
     });
   });
 
+  test('quantization is null for float weights and parsed for an int8 export', () => {
+    expect(parseManifest(valid).quantization).toBeNull();
+    expect(parseManifest({ ...valid, quantization: { method: 'int8-dynamic', activation_bits: 8 } }).quantization).toEqual({
+      method: 'int8-dynamic',
+      activationBits: 8,
+    });
+  });
+
   test('a logits manifest needs no cache geometry', () => {
     const { num_layers, num_heads, num_kv_heads, head_dim, ...rest } = valid;
     expect(parseManifest({ ...rest, interface: 'logits' }).numLayers).toBe(0);
@@ -59,6 +67,8 @@ describe('manifest', () => {
     [{ ...valid, bos_token_id: -1 }, '`bos_token_id` must be null or a token id in [0, 100), found -1'],
     [{ ...valid, format: 'gguf' }, '`format` must be "torch-gen", found "gguf"'],
     [[1, 2], 'torch-gen.json: expected a JSON object'],
+    [{ ...valid, quantization: { method: 'int4' } }, '`quantization.method` must be "int8-dynamic", found "int4"'],
+    [{ ...valid, quantization: { method: 'int8-dynamic', activation_bits: 4 } }, '`quantization.activation_bits` must be 7 or 8, found 4'],
   ])('rejects a bad manifest with a message naming the field (%#)', (json, message) => {
     expect(() => parseManifest(json)).toThrow(ModelLoadError);
     expect(() => parseManifest(json)).toThrow(message);

@@ -1,0 +1,88 @@
+// The engines bench/peers measures, as data: one row per engine and precision. A new torch-gen variant
+// (another dtype, another quantization) is a new row here, and the report picks it up.
+//
+//   id         what --engines names it by, and the key of the JSON result
+//   label      the table's name for it
+//   driver     the child that runs it: torch-gen.mjs, llama.mjs (node) or hf_driver.py (python)
+//   precision  the weights as the decode step reads them (recorded; TARGETS below pairs the engines)
+//   model      torch-gen: the model directory; `make` the arguments of scripts/model-default.mjs that
+//              export it (run before measuring: it does nothing when the export is up to date)
+//   load       torch-gen: loadModel options besides threads, maxBatch and maxContext
+//   gguf       node-llama-cpp: the key of the GGUF in bench/peers/write_ggufs.py's index
+//   concurrent whether the concurrent-requests run measures it too
+export const DEFAULT_MODEL = 'models/smollm2-135m-instruct';
+
+export const ENGINES = [
+  {
+    id: 'torch-gen-fp32',
+    label: 'torch-gen FP32',
+    driver: 'torch-gen',
+    precision: 'fp32',
+    model: DEFAULT_MODEL,
+    make: [],
+    load: {},
+    concurrent: true,
+  },
+  {
+    id: 'torch-gen-bf16',
+    label: 'torch-gen bfloat16',
+    driver: 'torch-gen',
+    precision: 'bf16',
+    model: DEFAULT_MODEL,
+    make: [],
+    load: { dtype: 'bfloat16' },
+  },
+  {
+    id: 'torch-gen-int8',
+    label: 'torch-gen int8',
+    driver: 'torch-gen',
+    precision: 'int8',
+    model: 'models/smollm2-135m-instruct-int8',
+    make: ['--int8-variant'],
+    load: {},
+  },
+  {
+    id: 'transformers-fp32',
+    label: 'transformers generate() FP32 eager',
+    driver: 'transformers',
+    precision: 'fp32',
+  },
+  {
+    id: 'llama-f32',
+    label: 'node-llama-cpp F32',
+    driver: 'llama',
+    precision: 'fp32',
+    gguf: 'f32',
+    concurrent: true,
+  },
+  {
+    id: 'llama-f16',
+    label: 'node-llama-cpp F16',
+    driver: 'llama',
+    precision: 'f16',
+    gguf: 'f16',
+  },
+  {
+    id: 'llama-q4_1',
+    label: 'node-llama-cpp Q4_1',
+    driver: 'llama',
+    precision: 'q4_1',
+    gguf: 'q4_1',
+  },
+];
+
+/**
+ * The ratios issue 14 sets targets for: `engine` over `peer`, of `metric` (decode at a prompt, time to
+ * first token, or the --concurrency aggregate: 16 in the issue). `atLeast`/`atMost` is the target; the
+ * report marks each.
+ */
+export const TARGETS = [
+  { what: 'FP32 decode vs node-llama-cpp F32', engine: 'torch-gen-fp32', peer: 'llama-f32', metric: 'decode', atLeast: 1.0 },
+  { what: 'bfloat16 decode vs node-llama-cpp F16', engine: 'torch-gen-bf16', peer: 'llama-f16', metric: 'decode', atLeast: 1.0 },
+  { what: 'int8 decode vs node-llama-cpp Q4_1', engine: 'torch-gen-int8', peer: 'llama-q4_1', metric: 'decode', atLeast: 1.0 },
+  { what: 'FP32 time to first token (short prompt) vs node-llama-cpp F32', engine: 'torch-gen-fp32', peer: 'llama-f32', metric: 'ttft', atMost: 1.2 },
+  { what: 'concurrent requests, aggregate, vs node-llama-cpp F32', engine: 'torch-gen-fp32', peer: 'llama-f32', metric: 'concurrent', atLeast: 2.0 },
+];
+
+/** FP32 decode as a fraction of the measured bandwidth bound (issue 14: at least 60%). */
+export const BOUND_TARGET = { engine: 'torch-gen-fp32', atLeast: 0.6 };

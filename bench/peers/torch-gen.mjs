@@ -1,0 +1,63 @@
+// bench/peers driver for torch-gen, used through its package name as a user imports it (the built dist/).
+//
+// Greedy (temperature 0) on the token ids as they are. The thread count goes to loadModel as `threads`
+// where this torch-gen accepts that option; an older one refuses it as unknown, and then the model loads
+// without it and the result says so (OMP_NUM_THREADS, set by run.mjs for every child, is the only cap then).
+import { readFileSync } from 'node:fs';
+import { loadModel, OptionError, runtimeInfo } from '@org/torch-gen';
+import { readJob, resetPeakRss, runConcurrent, runSingle, writeResult } from './driver.mjs';
+
+const { spec, outPath } = readJob();
+const { engine } = spec;
+const base = {
+  device: 'cpu',
+  ...engine.load,
+  maxBatch: spec.mode === 'concurrent' ? spec.prompts.length : 1,
+  maxContext: spec.maxContext,
+};
+
+const loadStart = performance.now();
+let model;
+let threadsOption;
+try {
+  model = await loadModel(engine.model, { ...base, threads: spec.threads });
+  threadsOption = `threads: ${spec.threads}`;
+} catch (error) {
+  if (!(error instanceof OptionError)) throw error;
+  // Only a torch-gen without the option gets here with these options (a wrong value would fail again).
+  model = await loadModel(engine.model, base);
+  threadsOption = `not accepted (${error.message}); OMP_NUM_THREADS=${process.env.OMP_NUM_THREADS ?? 'unset'}`;
+}
+const loadMs = performance.now() - loadStart;
+const reset = resetPeakRss();
+
+async function* generate(ids, maxTokens) {
+  for await (const chunk of model.generate(ids, { maxTokens, temperature: 0 })) yield chunk.tokenIds;
+}
+
+/**
+ * Bytes of weights one decode step reads: every parameter (the tied embedding once, as the output matrix)
+ * at the width the step reads it; per-channel int8 scales (about 0.3% of the int8 bytes) are left out.
+ * Not stats().weightBytes, which for an int8 model counts the float32 lookup table, read one row a step.
+ * (info.parameters itself misses the int8 matrices fbgemm packs outside ordinary tensors, as of
+ * 18ef836: the report compares it with FP32's and says so.)
+ */
+function weightBytesPerToken(info) {
+  if (info.quantization === 'int8-dynamic') return info.parameters;
+  return info.parameters * { float32: 4, bfloat16: 2, float16: 2 }[info.dtype];
+}
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+const stats = model.stats();
+const result = {
+  engine: engine.id,
+  mode: spec.mode,
+  versions: { 'torch-gen': pkg.version, libtorch: runtimeInfo().torchVersion },
+  info: { ...model.info, threadsOption, runtimeCpuThreads: runtimeInfo().cpuThreads, statsWeightBytes: stats.weightBytes, load: base },
+  loadMs,
+  weightBytesPerToken: weightBytesPerToken(model.info),
+};
+if (spec.mode === 'concurrent') result.runs = await runConcurrent(spec, generate);
+else result.prompts = await runSingle(spec, generate);
+writeResult(outPath, result, reset);
+await model.dispose();

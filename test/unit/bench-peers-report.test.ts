@@ -1,0 +1,135 @@
+// bench/peers' report (bench/peers/report.mjs) on results shaped as its drivers write them: figures, bound
+// fractions, agreement, targets and the markdown; and run.mjs's refusals of bad flags. No engine runs here.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, test } from 'vitest';
+// @ts-expect-error: a plain .mjs module without types
+import { ENGINES } from '../../bench/peers/engines.mjs';
+// @ts-expect-error: a plain .mjs module without types
+import { markdown, spread, summarize } from '../../bench/peers/report.mjs';
+
+const settings = { runs: 3, warmup: 1, newTokens: 4, threads: 2, concurrency: 16, maxContext: 1024, promptLengths: [9, 519], command: 'npm run bench:peers' };
+const machine = { cpu: { model: 'Test CPU', flags: ['avx2'] }, logicalCpus: 2, loadAverage1m: 0.1, date: '2026-11-30T00:00:00.000Z', commit: 'abc1234' };
+const bandwidth = [{ bestGBps: 20, method: 'probe' }, { bestGBps: 25, method: 'probe' }];
+
+function single(decode: number[], ttft: number[], ids: number[], weightBytesPerToken = 500e6) {
+  const runs = decode.map((d, i) => ({ decodeTokensPerS: d, ttftMs: ttft[i], generated: ids.length }));
+  return {
+    weightBytesPerToken,
+    peakRssBytes: 900e6,
+    generationPeakRssBytes: 800e6,
+    info: { threadsOption: 'threads: 2' },
+    prompts: [
+      { name: '9', promptTokens: 9, ids, coresBusy: 1.9, runs },
+      { name: '519', promptTokens: 519, ids, coresBusy: 1.8, runs },
+    ],
+  };
+}
+
+const concurrent = (rates: number[]) => ({ runs: rates.map((r) => ({ aggregateTokensPerS: r, ttftMedianMs: 100 })), peakRssBytes: 1e9, generationPeakRssBytes: 1e9 });
+
+function report(results: Record<string, unknown>) {
+  const base = { settings, machine, bandwidth, engines: ENGINES, results };
+  return { ...base, summary: summarize(base) };
+}
+
+describe('bench/peers report', () => {
+  test('spread gives min, median (the mean of the middle two for an even count) and max, ignoring nulls', () => {
+    expect(spread([3, 1, 2])).toEqual({ min: 1, median: 2, max: 3 });
+    expect(spread([4, 1, 3, 2])).toEqual({ min: 1, median: 2.5, max: 4 });
+    expect(spread([null, 5])).toEqual({ min: 5, median: 5, max: 5 });
+    expect(spread([])).toBeNull();
+  });
+
+  test('the bound is weight bytes per token over the best bandwidth probe, and the fraction uses the median', () => {
+    const r = report({ 'torch-gen-fp32': { single: single([10, 20, 30], [50, 60, 70], [1, 2, 3, 4]) } });
+    const s = r.summary.engines['torch-gen-fp32'];
+    expect(r.summary.bandwidthGBps).toBe(25);
+    expect(s.boundMsPerToken).toBeCloseTo(20); // 500 MB / 25 GB/s
+    expect(s.prompts['9'].msPerToken).toBeCloseTo(50); // median 20 tok/s
+    expect(s.prompts['9'].fractionOfBound).toBeCloseTo(0.4);
+  });
+
+  test('targets are ratios of medians, marked met or not, and "not measured" when a side is missing', () => {
+    const r = report({
+      'torch-gen-fp32': { single: single([30, 30, 30], [60, 60, 60], [1, 2, 3, 4]), concurrent: concurrent([100, 120, 110]) },
+      'llama-f32': { single: single([20, 20, 20], [40, 40, 40], [1, 2, 3, 4]), concurrent: concurrent([50, 50, 50]) },
+    });
+    const byWhat = Object.fromEntries(r.summary.targets.map((t: { metric: string; peer?: string; ratio: number | null; met?: boolean }) => [`${t.metric}:${t.peer ?? ''}`, t]));
+    expect(byWhat['decode:llama-f32']).toMatchObject({ ratio: 1.5, met: true });
+    expect(byWhat['ttft:llama-f32']).toMatchObject({ ratio: 1.5, met: false });
+    expect(byWhat['concurrent:llama-f32'].ratio).toBeCloseTo(2.2);
+    expect(byWhat['decode:llama-f16'].ratio).toBeNull();
+    expect(markdown(r)).toContain('| bfloat16 decode vs node-llama-cpp F16 |  | >= 1 | not measured |');
+  });
+
+  test('greedy agreement counts leading equal tokens against transformers FP32, and a torch-gen difference is a warning', () => {
+    const r = report({
+      'transformers-fp32': { single: single([15, 15, 15], [80, 80, 80], [1, 2, 3, 4]) },
+      'torch-gen-fp32': { single: single([17, 17, 17], [90, 90, 90], [1, 2, 9, 4]) },
+      'llama-f32': { single: single([30, 30, 30], [50, 50, 50], [1, 2, 3, 5]) },
+    });
+    expect(r.summary.agreement.reference).toBe('transformers-fp32');
+    expect(r.summary.agreement.byEngine['torch-gen-fp32']['9']).toEqual({ equal: 2, of: 4 });
+    expect(r.summary.agreement.byEngine['llama-f32']['519']).toEqual({ equal: 3, of: 4 });
+    expect(r.summary.agreement.parity).toBe(false);
+    expect(markdown(r)).toContain('WARNING: torch-gen FP32 and transformers FP32 generated different greedy tokens');
+  });
+
+  test('identical FP32 tokens are stated; an unavailable or failed engine keeps its row with the reason', () => {
+    const text = markdown(
+      report({
+        'transformers-fp32': { single: single([15, 15, 15], [80, 80, 80], [1, 2, 3, 4]) },
+        'torch-gen-fp32': { single: single([17, 17, 17], [90, 90, 90], [1, 2, 3, 4]) },
+        'torch-gen-int8': { unavailable: 'models/smollm2-135m-instruct-int8 not found: export it' },
+        'llama-f16': { single: { failed: 'exited with code 1', stderrTail: [] } },
+      }),
+    );
+    expect(text).toContain('generated identical greedy tokens on every prompt');
+    expect(text).toContain('| torch-gen int8 | not available: models/smollm2-135m-instruct-int8 not found: export it |');
+    expect(text).toContain('| node-llama-cpp F16 | failed: exited with code 1 |');
+    expect(text).toContain('| torch-gen FP32 | 17.0 (17.0-17.0) | 17.0 (17.0-17.0) | 90 (90-90) | 90 (90-90) | 500 | 34% | 800 / 900 | 1.9 / 1.8 | 4/4, 4/4 |');
+  });
+
+  test('a machine busy when the run started is called out; a quiet one is not', () => {
+    const quiet = report({ 'torch-gen-fp32': { single: single([10, 10, 10], [50, 50, 50], [1, 2, 3, 4]) } });
+    expect(markdown(quiet)).not.toContain('The machine was busy');
+    const busy = { ...quiet, machine: { ...machine, loadAverage1m: 3.1 } };
+    expect(markdown(busy)).toContain('The machine was busy (1-minute load average 3.1 on 2 CPUs)');
+  });
+
+  test('a torch-gen variant whose parameter count differs from the FP32 one is called out (its bound is off)', () => {
+    const withParameters = (n: number, decode: number) => {
+      const result = single([decode, decode, decode], [50, 50, 50], [1, 2, 3, 4]);
+      return { single: { ...result, info: { ...result.info, parameters: n } } };
+    };
+    const text = markdown(report({ 'torch-gen-fp32': withParameters(134_515_008, 20), 'torch-gen-int8': withParameters(28_311_552, 40) }));
+    expect(text).toContain("torch-gen-int8: model.info.parameters is 28311552, FP32's is 134515008");
+  });
+
+  test('a run cut short by an end-of-sequence token is called out', () => {
+    const r = report({ 'torch-gen-fp32': { single: single([10, 10, 10], [50, 50, 50], [1, 2]) } });
+    expect(markdown(r)).toContain('torch-gen-fp32: a run generated 2 of 4 tokens');
+  });
+});
+
+describe('bench/peers command line', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ['bench/peers/run.mjs', ...args], { encoding: 'utf8' });
+
+  test('an unknown engine is refused before anything runs, with the known ones listed', () => {
+    const result = run('--engines', 'torch-gen-fp32,llama-f64');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('bench/peers: unknown engine llama-f64; known: torch-gen-fp32, torch-gen-bf16, torch-gen-int8');
+  });
+
+  test('a count that is not a positive integer is refused with the flag named', () => {
+    const result = run('--runs', '0');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('bench/peers: --runs: expected an integer >= 1, received 0');
+  });
+
+  test('a prompt that cannot fit the context with the new tokens is refused', () => {
+    const result = run('--prompts', '9,1000', '--tokens', '128');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('the longest prompt plus --tokens exceeds --max-context 1024');
+  });
+});
