@@ -25,7 +25,7 @@ export type { ChatMessage } from './chat-template.js';
 export { Tokenizer } from './tokenizer.js';
 export type { DecodeOptions, EncodeOptions } from './tokenizer.js';
 export { runtimeInfo } from './runtime.js';
-export type { RuntimeInfo } from './runtime.js';
+export type { BackendSettings, RuntimeInfo } from './runtime.js';
 export type { Device, Dtype, GenerateOptions, LoadModelOptions } from './options.js';
 export {
   ContextLengthError,

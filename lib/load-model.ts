@@ -34,7 +34,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const cpu = { cores: physicalCores(), bfloat16: runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx };
   const quantized = manifest.quantization !== null;
   const resolved = resolveLoadOptions(options, () => runtime.cudaAvailable, manifest.maxContext, cpu, quantized);
-  const { device, dtype, maxQueue, prefillChunk, cudaGraphs, threads, optimizeGraph } = resolved;
+  const { device, dtype, maxQueue, prefillChunk, cudaGraphs, cudaGraphBatchSizes, threads, optimizeGraph } = resolved;
   if (device === 'cpu' && dtype === 'bfloat16' && !cpu.bfloat16) warnSlowBfloat16();
   if (manifest.quantization?.activationBits === 8 && !runtime.cpuFeatures.avx512Vnni) warnInt8Saturation(path);
   const explicit = {
@@ -67,6 +67,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     device,
     dtype,
     cudaGraphs,
+    // The CPU has no graphs, nor has a logits model (no decode step); the CPU may also have lowered maxBatch.
+    cudaGraphBatchSizes: device === 'cpu' || manifest.interface === 'logits' ? [] : cudaGraphBatchSizes,
     threads,
     optimizeGraph,
   };

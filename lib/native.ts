@@ -29,6 +29,7 @@ export interface NativeModelSpec {
   dtype: 'float32' | 'float16' | 'bfloat16';
   /** Replay the decode step as CUDA graphs (CUDA, kv-cache interface). */
   cudaGraphs: boolean;
+  cudaGraphBatchSizes: number[];
   /** CPU threads of the engine's forward passes. */
   threads: number;
   /** Freeze and optimize the TorchScript graph at load (CPU). */
@@ -113,7 +114,16 @@ export interface NativeRuntimeInfo {
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   cpuThreads: number;
+  cudaGraphsBuilt: boolean;
+  backend: NativeBackendSettings;
   cpuFeatures: CpuFeatures;
+}
+
+export interface NativeBackendSettings {
+  executor: 'profiling' | 'simple' | 'legacy';
+  gpuFuser: boolean;
+  cpuFuser: boolean;
+  sdpa: string[];
 }
 
 export interface NativeAddon {

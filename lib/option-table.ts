@@ -123,6 +123,16 @@ export const OPTIONS = [
     cli: { name: 'no-cuda-graphs', negated: true, help: 'run the decode step eagerly on CUDA instead of replaying CUDA graphs' },
   },
   {
+    name: 'cudaGraphBatchSizes',
+    scope: 'load',
+    type: { kind: 'special', expected: 'a non-empty array of distinct integers in [1, maxBatch]' },
+    dynamicRange: '[1, maxBatch]',
+    defaultDoc: 'the powers of two below maxBatch, and maxBatch',
+    doc:
+      'on CUDA, the batch sizes whose decode-step graphs are captured at load (every cache-length bucket); a ' +
+      'batch of another size replays the next larger one',
+  },
+  {
     name: 'threads',
     scope: 'load',
     type: { kind: 'integer', min: 1, max: 1024 },

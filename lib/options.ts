@@ -53,6 +53,14 @@ export interface LoadModelOptions {
    */
   cudaGraphs?: boolean;
   /**
+   * The batch sizes whose decode-step graphs are captured at load, for every cache-length bucket (256, 512,
+   * ... up to maxContext), so that serving never stops to capture. A step of another batch size runs the
+   * graph of the next larger size, its extra rows padding. Distinct integers in [1, maxBatch]; a batch larger
+   * than the largest runs eagerly. Default: the powers of two below maxBatch, and maxBatch.
+   * @example { maxBatch: 32, cudaGraphBatchSizes: [1, 8, 32] }
+   */
+  cudaGraphBatchSizes?: number[];
+  /**
    * CPU threads for this model's forward passes, an integer in [1, 1024]. Default: the physical cores
    * this process may use. Each loaded model runs its own threads: two models generating at once on one
    * machine should share the cores between them (e.g. `threads: 1` each on two cores), or they slow each
@@ -243,6 +251,7 @@ export interface ResolvedLoadOptions {
   maxQueue: number;
   prefillChunk: number;
   cudaGraphs: boolean;
+  cudaGraphBatchSizes: number[];
   threads: number;
   optimizeGraph: boolean;
 }
@@ -286,9 +295,28 @@ export function resolveLoadOptions(
   const maxQueue = tableOption<number>(raw, 'maxQueue');
   const prefillChunk = tableOption<number>(raw, 'prefillChunk');
   const cudaGraphs = tableOption<boolean>(raw, 'cudaGraphs');
+  const cudaGraphBatchSizes = raw.cudaGraphBatchSizes ?? defaultGraphBatchSizes(maxBatch);
+  const sizesOk =
+    Array.isArray(cudaGraphBatchSizes) &&
+    cudaGraphBatchSizes.length > 0 &&
+    cudaGraphBatchSizes.every((size) => isIntegerIn(size, 1, maxBatch)) &&
+    new Set(cudaGraphBatchSizes).size === cudaGraphBatchSizes.length;
+  if (!sizesOk) {
+    throw invalid('cudaGraphBatchSizes', `a non-empty array of distinct integers in [1, ${maxBatch}] (maxBatch)`, cudaGraphBatchSizes);
+  }
   const threads = tableOption<number>(raw, 'threads', cpu.cores);
   const optimizeGraph = tableOption<boolean>(raw, 'optimizeGraph');
-  return { device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs, threads, optimizeGraph };
+  return {
+    device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs,
+    cudaGraphBatchSizes: [...(cudaGraphBatchSizes as number[])].sort((a, b) => a - b), threads, optimizeGraph,
+  };
+}
+
+/** 1, 2, 4, ... below maxBatch, and maxBatch: every batch pads to at most twice its size. */
+export function defaultGraphBatchSizes(maxBatch: number): number[] {
+  const sizes: number[] = [];
+  for (let size = 1; size < maxBatch; size *= 2) sizes.push(size);
+  return [...sizes, maxBatch];
 }
 
 /** `vocabSize` bounds stopTokenIds; `defaults` come from the model's generation config. */

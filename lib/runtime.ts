@@ -1,5 +1,5 @@
 import { physicalCores } from './cpu.js';
-import { loadAddon, addonPath, type CpuFeatures } from './native.js';
+import { loadAddon, addonPath, type CpuFeatures, type NativeBackendSettings } from './native.js';
 
 export type { CpuFeatures } from './native.js';
 
@@ -20,7 +20,22 @@ export interface RuntimeInfo {
   cpuFeatures: CpuFeatures;
   /** The path of the loaded native addon. */
   addonPath: string;
+  /**
+   * True when the addon was compiled with the CUDA runtime headers: the decode step can run as CUDA graphs
+   * and `model.stats()` reports GPU memory. A CUDA build of libtorch without them still runs models on a
+   * GPU, eagerly.
+   */
+  cudaGraphsBuilt: boolean;
+  /**
+   * libtorch's process-wide kernel choices as torch-gen set them at the last model load (see
+   * native/core/backend_settings.h): the TorchScript executor, whether its fuser runs on the GPU and on the
+   * CPU, and the CUDA attention backends allowed. Forced for diagnosis by TORCH_GEN_JIT_EXECUTOR,
+   * TORCH_GEN_GPU_FUSER and TORCH_GEN_SDPA.
+   */
+  backend: BackendSettings;
 }
+
+export type BackendSettings = NativeBackendSettings;
 
 /** Facts about the libtorch and devices torch-gen runs on. Loads the addon on first call. */
 export function runtimeInfo(): RuntimeInfo {
@@ -34,5 +49,7 @@ export function runtimeInfo(): RuntimeInfo {
     cpuCores: physicalCores(),
     cpuFeatures: { ...native.cpuFeatures },
     addonPath: addonPath(),
+    cudaGraphsBuilt: native.cudaGraphsBuilt,
+    backend: { ...native.backend, sdpa: [...native.backend.sdpa] },
   };
 }

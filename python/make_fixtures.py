@@ -31,6 +31,8 @@ def _builders():
         "gpt2-logits": build_logits_gpt2,
         "bad-modules": build_bad_modules,
         "faulty-kv": build_faulty_kv,
+        "faulty-kv-load-oom": lambda out: build_faulty_kv(out, load_fault="cuda-oom"),
+        "faulty-kv-load-cuda": lambda out: build_faulty_kv(out, load_fault="cuda-error"),
         "known-distribution": build_known_distribution,
         "processing-reference": build_processing_reference,
         "sentencepiece-style": build_sentencepiece_style,

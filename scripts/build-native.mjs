@@ -6,6 +6,9 @@
 //   TORCH_GEN_SANITIZE=address node scripts/build-native.mjs
 //                                             cmake-js with AddressSanitizer, in a build directory of its own
 //                                             so the normal build stays: -> build/asan/Release/torch_gen.node
+//   TORCH_GEN_BUILD_DIR=build/torch-2.11.0 node scripts/build-native.mjs
+//                                             cmake-js into that directory (another libtorch's build beside the
+//                                             normal one, scripts/test-torch-version.sh): -> DIR/Release/torch_gen.node
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -73,6 +76,7 @@ export function buildWithCmakeJs() {
   const jobs = String(Math.max(1, cpus().length));
   const args = [cmakeJs, 'build', '--parallel', jobs, `--CDLIBTORCH_DIR=${torch.dir}`];
   if (sanitize) args.push('--out', asanBuildDir, `--CDTORCH_GEN_SANITIZE=${sanitize}`);
+  else if (process.env.TORCH_GEN_BUILD_DIR) args.push('--out', process.env.TORCH_GEN_BUILD_DIR);
   run(process.execPath, args, projectRoot);
 }
 

@@ -28,7 +28,7 @@ const stageRoot = join(projectRoot, 'build', 'bundle');
 const stage = join(stageRoot, NAME);
 
 // What the suite runs from the project, relative to its root.
-const PROJECT_FILES = ['package.json', 'CMakeLists.txt', 'binding.gyp', 'tsconfig.json', 'vitest.gpu.config.ts', 'README.md', 'BENCHMARKS.md'];
+const PROJECT_FILES = ['package.json', 'CMakeLists.txt', 'binding.gyp', 'tsconfig.json', 'vitest.gpu.config.ts', 'README.md', 'BENCHMARKS.md', 'docs/gpu.md'];
 const PROJECT_DIRS = ['native', 'scripts', 'dist', 'bin', 'python', 'bench/gpu', 'test/gpu'];
 // Packages beside the production dependencies: the GPU suite runs its tests with vitest.
 const EXTRA_PACKAGES = ['vitest'];

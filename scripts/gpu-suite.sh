@@ -24,7 +24,7 @@
 #   TORCH_GEN_GPU_WORK      models and references (default models/gpu-suite; the full sizes need ~35 GB)
 #   TORCH_GEN_BENCH_NEW_TOKENS (256; tiny 16), TORCH_GEN_BENCH_REPS (3; tiny 2), TORCH_GEN_BENCH_BATCHES (1,32),
 #   TORCH_GEN_BENCH_BATCHES_7B (1: no target needs the 7B at batch 32), TORCH_GEN_BENCH_HF_MODES
-#   (eager,static-compile), TORCH_GEN_BENCH_HF_MODES_7B (eager: compiling the 7B costs minutes and no target
+#   (eager,static-compile; none skips transformers), TORCH_GEN_BENCH_HF_MODES_7B (eager: compiling the 7B costs minutes and no target
 #   needs it), TORCH_GEN_BENCH_TIMEOUT (seconds per engine and model, 900)
 #
 # Each step logs to OUT/logs/STEP.log and its outcome to OUT/steps.tsv. A failing test or benchmark does not
@@ -111,6 +111,9 @@ step() {
 }
 
 prerequisites() {
+  # A caller that runs the suite step by step (scripts/gpu-first-run.sh) checks once: importing transformers
+  # takes seconds.
+  [ "${TORCH_GEN_SUITE_CHECKED:-}" = 1 ] && return 0
   local missing=()
   command -v node > /dev/null || missing+=("node (unpack the bundle made by \`npm run bundle\`, or install Node 20+)")
   command -v cmake > /dev/null || missing+=(cmake)
@@ -149,11 +152,13 @@ do_build() {
 }
 
 do_device() { "$PY" bench/gpu/device_info.py --device "$DEVICE" > "$OUT/device.json" && cat "$OUT/device.json"; }
-do_fixtures() { "$PY" python/make_fixtures.py "$WORK/fixtures" --only gpt2-kv,llama-kv,qwen2-kv; }
+do_fixtures() { "$PY" python/make_fixtures.py "$WORK/fixtures" --only gpt2-kv,llama-kv,qwen2-kv,faulty-kv; }
 do_references() { "$PY" test/gpu/references.py --fixtures "$WORK/fixtures" --device "$DEVICE" --out "$WORK/references.json"; }
 do_test() {
+  # TORCH_GEN_GPU_TEST_FILES: some of test/gpu's files only (space-separated), all by default.
+  # shellcheck disable=SC2086
   node node_modules/vitest/vitest.mjs run --config vitest.gpu.config.ts --reporter=default --reporter=json \
-    --outputFile.json="$OUT/tests.json"
+    --outputFile.json="$OUT/tests.json" ${TORCH_GEN_GPU_TEST_FILES:-}
 }
 do_models() { "$PY" python/gpu_bench_models.py "$WORK/bench-models" --sizes "$SIZES" --only "$MODELS"; }
 
@@ -162,7 +167,9 @@ do_bench() {
   for model in ${MODELS//,/ }; do
     batches="$BATCHES" modes="$HF_MODES"
     [ "$model" = llama2-7b ] && batches="$BATCHES_7B" modes="$HF_MODES_7B"
-    if [ -f "$OUT/bench/hf-$model.json" ]; then
+    if [ "$modes" = none ]; then
+      echo "gpu-suite: transformers not run (TORCH_GEN_BENCH_HF_MODES=none)"
+    elif [ -f "$OUT/bench/hf-$model.json" ]; then
       echo "gpu-suite: $OUT/bench/hf-$model.json exists; skipping (--fresh to redo)"
     else
       timeout "$BENCH_TIMEOUT" "$PY" bench/gpu/hf_generate.py --index "$INDEX" --model "$model" --device "$DEVICE" \

@@ -68,9 +68,23 @@ export function findLibtorch() {
     version: readVersion(include),
     cxx11Abi: usesCxx11Abi(join(libDir, 'libc10.so')),
     hasCuda: existsSync(join(libDir, 'libtorch_cuda.so')),
-    cudaIncludes: findCudaIncludes(dir, libDir),
+    cudaIncludes: requiredCudaIncludes(dir, libDir),
     cxxStandard: cxxStandard(include),
   };
+}
+
+// TORCH_GEN_REQUIRE_CUDA_GRAPHS=1 (the GPU first-run kit sets it) makes a CUDA libtorch without the CUDA headers
+// an error instead of a warning: a GPU run of an addon built without CUDA graphs would measure the wrong thing.
+function requiredCudaIncludes(dir, libDir) {
+  const found = findCudaIncludes(dir, libDir);
+  if (found.length === 0 && process.env.TORCH_GEN_REQUIRE_CUDA_GRAPHS === '1' && existsSync(join(libDir, 'libtorch_cuda.so'))) {
+    throw new LibtorchNotFound(
+      `${dir} is a CUDA libtorch but no CUDA runtime headers were found (cuda_runtime_api.h and crt/host_defines.h ` +
+        'in the nvidia-cuda-runtime/nvidia-cuda-crt wheels, CUDA_HOME, the nvcc on PATH, or /usr/local/cuda); ' +
+        'set TORCH_GEN_CUDA_INCLUDE to their directories, or unset TORCH_GEN_REQUIRE_CUDA_GRAPHS to build without CUDA graphs',
+    );
+  }
+  return found;
 }
 
 /**
@@ -102,13 +116,27 @@ function findCudaIncludes(dir, libDir) {
     [join(nvidia, 'cuda_runtime', 'include'), join(nvidia, 'cuda_nvcc', 'include')],
     [join(nvidia, 'cu13', 'include')],
     process.env.CUDA_HOME ? [join(process.env.CUDA_HOME, 'include')] : [],
+    nvccIncludes(),
     ['/usr/local/cuda/include'],
   ];
+  // A CUDA 13 wheel set keeps the runtime API in nvidia/cu13/include and the crt/ headers in a package of their
+  // own (nvidia-cuda-crt); a toolkit's include directory can stand in for whichever is missing.
+  for (const toolkit of candidates.slice(3)) {
+    if (toolkit.length > 0) candidates.push([join(nvidia, 'cu13', 'include'), ...toolkit]);
+  }
   const complete = (dirs) =>
     dirs.length > 0 &&
     ['cuda_runtime_api.h', join('crt', 'host_defines.h')].every((header) => dirs.some((d) => existsSync(join(d, header))));
   const found = candidates.find(complete);
   return found ? found.map((d) => resolve(d)) : [];
+}
+
+// The include directory of the CUDA toolkit whose nvcc is on PATH ([] when there is none).
+function nvccIncludes() {
+  for (const dir of (process.env.PATH || '').split(':').filter(Boolean)) {
+    if (existsSync(join(dir, 'nvcc'))) return [join(dir, '..', 'include')];
+  }
+  return [];
 }
 
 // The C++ standard to build with: ours is 17, but a newer libtorch may need more, and its headers say so
@@ -121,8 +149,11 @@ function cxxStandard(include) {
 }
 
 function readVersion(include) {
-  const header = join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-  if (!existsSync(header)) return 'unknown';
+  // torch 2.10 moved the numbers to a header-only file that the old one includes.
+  const header = [join(include, 'torch', 'headeronly', 'version.h'), join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')].find(
+    (path) => existsSync(path) && readFileSync(path, 'utf8').includes('#define TORCH_VERSION_MAJOR'),
+  );
+  if (!header) return 'unknown';
   const text = readFileSync(header, 'utf8');
   const part = (name) => (text.match(new RegExp(`#define TORCH_VERSION_${name} (\\d+)`)) || [])[1];
   return [part('MAJOR'), part('MINOR'), part('PATCH')].join('.');

@@ -109,6 +109,7 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
+  spec.cuda_graph_batch_sizes = ReadIntegerArray(object, "cudaGraphBatchSizes", spec.max_batch);
   spec.threads = ReadInteger(object, "threads", option_bounds::kThreads);
   spec.optimize_graph = ReadBoolean(object, "optimizeGraph");
   return spec;
@@ -165,6 +166,15 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   object.Set("cudaAvailable", info.cuda_available);
   object.Set("cudaDeviceCount", static_cast<double>(info.cuda_device_count));
   object.Set("cpuThreads", static_cast<double>(info.cpu_threads));
+  object.Set("cudaGraphsBuilt", info.cuda_graphs_built);
+  Napi::Object backend = Napi::Object::New(env);
+  backend.Set("executor", info.backend.executor);
+  backend.Set("gpuFuser", info.backend.gpu_fuser);
+  backend.Set("cpuFuser", info.backend.cpu_fuser);
+  Napi::Array sdpa = Napi::Array::New(env, info.backend.sdpa.size());
+  for (uint32_t i = 0; i < info.backend.sdpa.size(); ++i) sdpa.Set(i, info.backend.sdpa[i]);
+  backend.Set("sdpa", sdpa);
+  object.Set("backend", backend);
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("avx2", info.cpu_avx2);
   cpu.Set("avx512", info.cpu_avx512);

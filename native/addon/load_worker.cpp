@@ -1,5 +1,6 @@
 #include "load_worker.h"
 
+#include "../core/backend_settings.h"
 #include "../core/engine.h"
 #include "../core/model.h"
 #include "addon_state.h"
@@ -15,7 +16,10 @@ LoadWorker::LoadWorker(Napi::Env env, ModelSpec spec, Napi::Function on_events)
 
 void LoadWorker::Execute() {
   failure_ = Guarded("loading the model failed", codes::kModelLoad,
-                     [&] { engine_ = std::make_unique<Engine>(Model::Load(spec_)); });
+                     [&] {
+                       ApplyBackendSettings(ResolveDevice(spec_.device));
+                       engine_ = std::make_unique<Engine>(Model::Load(spec_));
+                     });
 }
 
 void LoadWorker::OnOK() {

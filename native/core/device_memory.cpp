@@ -1,10 +1,30 @@
 #include "device_memory.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
 #ifdef TORCH_GEN_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
 #endif
 
 namespace torchgen {
+namespace {
+
+int64_t AvailableHostMemory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return -1;
+}
+
+}  // namespace
 
 DeviceMemoryStats DeviceMemory(const c10::Device& device) {
   DeviceMemoryStats result;
@@ -20,6 +40,22 @@ DeviceMemoryStats DeviceMemory(const c10::Device& device) {
   (void)device;
 #endif
   return result;
+}
+
+int64_t AvailableMemory(const c10::Device& device) {
+  if (const char* fake = std::getenv("TORCH_GEN_TEST_FREE_MEMORY")) return std::strtoll(fake, nullptr, 10);
+  if (device.is_cpu()) return AvailableHostMemory();
+#ifdef TORCH_GEN_CUDA
+  if (device.is_cuda()) {
+    c10::cuda::CUDAGuard guard(device);
+    size_t free = 0;
+    size_t total = 0;
+    C10_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    const DeviceMemoryStats held = DeviceMemory(device);
+    return static_cast<int64_t>(free) + (held.reserved_bytes - held.allocated_bytes);
+  }
+#endif
+  return -1;
 }
 
 }  // namespace torchgen

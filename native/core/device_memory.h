@@ -17,4 +17,10 @@ struct DeviceMemoryStats {
 
 DeviceMemoryStats DeviceMemory(const c10::Device& device);
 
+// The bytes a new allocation on `device` can take: on the CPU MemAvailable from /proc/meminfo (what the
+// kernel can give without swapping); on a GPU the driver's free memory plus what the caching allocator
+// holds unused. -1 when unknown. TORCH_GEN_TEST_FREE_MEMORY (bytes) replaces the reading, so that the tests
+// can drive the checks that use it on a machine of any size, and on the CPU the check the GPU uses.
+int64_t AvailableMemory(const c10::Device& device);
+
 }  // namespace torchgen

@@ -9,6 +9,7 @@
 
 #include "decode_graphs.h"
 #include "device_copy.h"
+#include "engine_stream.h"
 #include "failure.h"
 #include "kv_cache.h"
 #include "model.h"
@@ -40,7 +41,10 @@ TokenEvent ErrorEvent(uint64_t id, const Failure& failure) {
 Engine::Engine(std::unique_ptr<Model> model) : spec_(model->spec()), model_(std::move(model)) {
   if (spec_.interface == ModelInterface::kKvCache) {
     cache_ = model_->AllocateCache();
-    if (spec_.cuda_graphs && model_->device().is_cuda()) graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_);
+    if (spec_.cuda_graphs && model_->device().is_cuda()) {
+      graphs_ = std::make_unique<DecodeGraphs>(*model_, *cache_, spec_.cuda_graph_batch_sizes);
+      graphs_->CaptureAll();
+    }
   }
 }
 
@@ -74,6 +78,7 @@ void Engine::Submit(GenerationRequest request) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) throw TorchGenError(codes::kDisposed, "the model has been disposed");
+    if (lost_) throw TorchGenError(lost_->code, "the model cannot run any more: " + lost_->message);
     // Every request passes through the queue until the engine thread admits it; those that will find a
     // free slot at once are not waiting, so they do not count against max_queue.
     const int64_t capacity = spec_.max_batch;
@@ -121,6 +126,7 @@ void Engine::Run(std::promise<void>& started) {
   // Work that names no device (a capture's streams, pinned host copies) goes to the model's.
   c10::OptionalDeviceGuard device_guard;
   if (model_->device().is_cuda()) device_guard.reset_device(model_->device());
+  EngineStream stream(model_->device());
   started.set_value();  // `started` lives in Start's frame, which returns now: no use of it after this
   while (WaitForWork()) {
     std::vector<TokenEvent> events;
@@ -132,13 +138,19 @@ void Engine::Run(std::promise<void>& started) {
       if (!active_.empty()) StepLogits(events);
     } else {
       PrefillWithCache(events);
-      if (!active_.empty()) DecodeWithCache(events);
+      if (!active_.empty() && !IsLost()) DecodeWithCache(events);
+    }
+    if (IsLost()) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      const Failure lost = *lost_;
+      lock.unlock();
+      EndAll(events, &lost);
     }
     active_count_ = static_cast<int64_t>(active_.size()) + (prefilling_ ? 1 : 0);
     if (!events.empty()) sink_(std::move(events));
   }
   std::vector<TokenEvent> events;
-  AbortAll(events);
+  EndAll(events);
   active_count_ = 0;
   if (!events.empty()) sink_(std::move(events));
 }
@@ -257,6 +269,7 @@ void Engine::StepLogits(std::vector<TokenEvent>& events) {
     sampled = Sample(model_->NextTokenLogits(sequence).unsqueeze(0), {&active});  // [1, V]
   });
   if (failure) {
+    LoseDevice(*failure);
     Emit(ErrorEvent(active.request.id, *failure), events);
     Retire({0});
     return;
@@ -280,6 +293,7 @@ void Engine::PrefillWithCache(std::vector<TokenEvent>& events) {
     std::vector<int64_t> positions(count);
     for (int64_t i = 0; i < count; ++i) positions[i] = start + i;
     std::vector<SampledToken> sampled;
+    cache_->NoteWritten(PrefillSlot(), 1, start + count);
     auto failure = Guarded("prefill failed", codes::kInternal, [&] {
       at::Tensor logits = model_->ForwardWithCache(HostToDevice(tokens, {1, count}, model_->device()),
                                                    HostToDevice(positions, {1, count}, model_->device()), *cache_,
@@ -288,8 +302,10 @@ void Engine::PrefillWithCache(std::vector<TokenEvent>& events) {
     });
     budget -= count;
     if (failure) {
+      const bool lost = LoseDevice(*failure);
       Emit(ErrorEvent(active.request.id, *failure), events);
       prefilling_.reset();
+      if (lost) return;
       continue;
     }
     active.cached += count;
@@ -315,6 +331,7 @@ std::vector<SampledToken> Engine::DecodeRows(const std::vector<Active*>& rows, i
   }
   at::Tensor token_tensor = HostToDevice(tokens, {count, 1}, model_->device());
   at::Tensor position_tensor = HostToDevice(positions, {count, 1}, model_->device());
+  cache_->NoteWritten(first_row, count, kv_len);  // before the forward: a failed one may have written too
   at::Tensor logits;  // [B, V]
   if (graphs_ && first_row == 0) logits = graphs_->Forward(token_tensor, position_tensor, kv_len);
   if (!logits.defined()) {
@@ -330,6 +347,7 @@ void Engine::DecodeWithCache(std::vector<TokenEvent>& events) {
   std::vector<SampledToken> sampled;
   std::vector<std::optional<Failure>> failures(batch);
   auto failure = Guarded("decode step failed", codes::kInternal, [&] { sampled = DecodeRows(rows, 0); });
+  if (failure && LoseDevice(*failure)) return;  // every row fails with it, in Run
   if (failure && batch == 1) {
     failures[0] = std::move(failure);
   } else if (failure) {
@@ -370,15 +388,33 @@ void Engine::Retire(std::vector<size_t> rows) {
   }
 }
 
-void Engine::AbortAll(std::vector<TokenEvent>& events) {
+void Engine::EndAll(std::vector<TokenEvent>& events, const Failure* failure) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& active : active_) Emit(FinalEvent(active->request.id, FinishReason::kAbort), events);
+  auto end = [&](uint64_t id) {
+    Emit(failure ? ErrorEvent(id, *failure) : FinalEvent(id, FinishReason::kAbort), events);
+  };
+  for (const auto& active : active_) end(active->request.id);
   active_.clear();
-  if (prefilling_) Emit(FinalEvent(prefilling_->request.id, FinishReason::kAbort), events);
+  if (prefilling_) end(prefilling_->request.id);
   prefilling_.reset();
-  for (const auto& queued : queue_) Emit(FinalEvent(queued.id, FinishReason::kAbort), events);
+  for (const auto& queued : queue_) end(queued.id);
   queue_.clear();
   cancelled_.clear();
+}
+
+bool Engine::LoseDevice(Failure& failure) {
+  if (!failure.device_lost) return false;
+  failure.code = codes::kDevice;
+  failure.message += "; this CUDA error leaves the GPU unusable in this process, so every request on it fails: "
+                     "restart the process (CUDA_LAUNCH_BLOCKING=1 names the failing kernel)";
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!lost_) lost_ = failure;
+  return true;
+}
+
+bool Engine::IsLost() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lost_.has_value();
 }
 
 }  // namespace torchgen

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "device_memory.h"
+#include "failure.h"
 #include "model_spec.h"
 #include "sampler.h"
 
@@ -126,7 +127,12 @@ class Engine {
   bool Accept(Active& active, SampledToken token, std::vector<TokenEvent>& events);
   // Removes finished rows (indices into active_) keeping the cache slots packed.
   void Retire(std::vector<size_t> rows);
-  void AbortAll(std::vector<TokenEvent>& events);
+  // Ends every queued and running request: with an abort, or with `failure` when it is given.
+  void EndAll(std::vector<TokenEvent>& events, const Failure* failure = nullptr);
+  // Whether `failure` lost the device; if so the engine is dead from now on (see lost_), and `failure` is
+  // reworded to say so.
+  bool LoseDevice(Failure& failure);
+  bool IsLost();
 
   const ModelSpec spec_;
   std::unique_ptr<Model> model_;
@@ -139,6 +145,8 @@ class Engine {
   std::deque<GenerationRequest> queue_;     // guarded by mutex_
   std::unordered_set<uint64_t> cancelled_;  // guarded by mutex_
   bool stopping_ = false;                   // guarded by mutex_
+  // Set by a sticky CUDA error: every request in flight then fails with it, and Submit refuses new ones.
+  std::optional<Failure> lost_;             // guarded by mutex_
 
   // Engine thread only. With the kv-cache interface, active_[i] lives in cache slot i, and the request
   // being prefilled lives in the last slot (max_batch - 1), which no decoding row uses meanwhile: it is

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -28,7 +29,16 @@ class KvCache {
   at::Tensor Keys(int64_t first, int64_t count) const { return keys_.narrow(1, first, count); }
   at::Tensor Values(int64_t first, int64_t count) const { return values_.narrow(1, first, count); }
 
-  // Copies the first `length` positions of slot `from` into slot `to` (keeps active slots packed).
+  // Zeros every slot.
+  void Clear();
+
+  // Records that a forward wrote positions below `end` of slots [first, first + count).
+  void NoteWritten(int64_t first, int64_t count, int64_t end);
+
+  // Makes slot `to` hold the first `length` positions of slot `from` (keeps active slots packed; `from`
+  // may be `to`) and zeros after them. A decode step attends over more positions than a short row holds
+  // (the batch's longest row, or a CUDA graph's bucket) and masks the rest, but a masked inf or NaN that an
+  // earlier request left there still turns the softmax-weighted sum into NaN.
   void MoveSlot(int64_t from, int64_t to, int64_t length);
 
   const KvCacheShape& shape() const { return shape_; }
@@ -38,6 +48,8 @@ class KvCache {
   KvCacheShape shape_;
   at::Tensor keys_;    // [L, S, H_kv, T_max, D]
   at::Tensor values_;  // [L, S, H_kv, T_max, D]
+  // Per slot: positions at and after this hold zeros (what MoveSlot has to clear, and no more).
+  std::vector<int64_t> written_;
 };
 
 }  // namespace torchgen

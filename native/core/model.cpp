@@ -45,15 +45,14 @@ void CheckFloatingPoint(const at::Tensor& logits) {
   }
 }
 
-std::string Reason(const std::exception& error) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error)) {
-    return LastLine(torch_error->what_without_backtrace());
-  }
-  return LastLine(error.what());
+std::string FullMessage(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  return torch_error != nullptr ? torch_error->what_without_backtrace() : error.what();
 }
 
-// Runs one load-time forward. torch-gen's own findings pass through; whatever the module raises becomes a
-// load error that says what was being checked: `before (reason)after`.
+// Runs one load-time forward. torch-gen's own findings pass through; what the module raises becomes a load
+// error that says what was being checked: `before (reason)after`. Out of memory and CUDA errors are the
+// device's failures, not the model's: they keep their own code rather than blame the manifest.
 template <typename Forward>
 at::Tensor ProbeForward(const std::string& before, const std::string& after, Forward&& forward) {
   try {
@@ -63,7 +62,20 @@ at::Tensor ProbeForward(const std::string& before, const std::string& after, For
   } catch (const c10::OutOfMemoryError&) {
     throw;  // the device is full, the module is not wrong: the loader reports ERR_OUT_OF_MEMORY
   } catch (const std::exception& error) {
-    throw TorchGenError(codes::kModelLoad, before + " (" + Reason(error) + ")" + after);
+    const std::string full = FullMessage(error);
+    const std::string reason = LastLine(ErrorSummary(full));
+    const std::string code = CodeForMessage(full, codes::kModelLoad);
+    if (code == codes::kOutOfMemory) {
+      throw TorchGenError(code, "the load-time check ran out of memory (" + reason +
+                                    "); free memory on the device, lower maxContext, or use a smaller model");
+    }
+    if (code == codes::kDevice) {
+      throw TorchGenError(code, "the load-time check failed on the device (" + reason + ")" +
+                                    (IsDeviceLost(full) ? "; this error leaves the GPU unusable in this process: "
+                                                          "restart it (CUDA_LAUNCH_BLOCKING=1 names the failing kernel)"
+                                                        : "; check the driver and the GPU with nvidia-smi"));
+    }
+    throw TorchGenError(code, before + " (" + reason + ")" + after);
   }
 }
 

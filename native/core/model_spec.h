@@ -30,6 +30,8 @@ struct ModelSpec {
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
   bool cuda_graphs = true;  // replay the decode step as CUDA graphs (CUDA devices, kv-cache interface)
+  // The batch sizes whose graphs are captured at load (each in [1, max_batch]); a step pads up to the next.
+  std::vector<int64_t> cuda_graph_batch_sizes;
   // CPU threads of this model's forward passes (libtorch's intra-op pool, set on the engine thread: OpenMP's
   // thread count is per calling thread, so each engine has its own). Resolved by lib/options.ts.
   int64_t threads = 1;

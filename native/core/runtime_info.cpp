@@ -19,6 +19,10 @@ RuntimeInfo QueryRuntimeInfo() {
   info.cuda_available = torch::cuda::is_available();
   info.cuda_device_count = info.cuda_available ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
   info.cpu_threads = at::get_num_threads();
+#ifdef TORCH_GEN_CUDA
+  info.cuda_graphs_built = true;
+#endif
+  info.backend = CurrentBackendSettings();
   info.cpu_avx2 = at::cpu::is_avx2_supported();
   info.cpu_avx512 = at::cpu::is_avx512_supported();
   info.cpu_avx512_vnni = at::cpu::is_avx512_vnni_supported();

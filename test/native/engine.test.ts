@@ -172,6 +172,6 @@ test('a KV cache larger than the available memory is refused at load with OutOfM
   const load = loadModel(defaultModelDir, { device: 'cpu', maxBatch: 1024, maxContext: 2048 });
   await expect(load).rejects.toMatchObject({ name: 'OutOfMemoryError', code: 'ERR_OUT_OF_MEMORY' });
   await expect(loadModel(defaultModelDir, { device: 'cpu', maxBatch: 1024, maxContext: 2048 })).rejects.toThrow(
-    /the KV cache needs 92160 MiB \(1024 slots of 2048 tokens\) but only \d+ MiB of memory is available; lower maxBatch or maxContext$/,
+    /the KV cache needs 92160 MiB \(1024 slots of 2048 tokens\) but only \d+ MiB of memory is available on cpu; lower maxBatch or maxContext$/,
   );
 });

@@ -1,25 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GenerationError, loadModel, OutOfMemoryError, type Model } from '@org/torch-gen';
+import { counting, FAULTY, run } from '../faulty-kv.js';
 import { fixture } from '../helpers.js';
 
-// The faulty-kv fixture (python/fixtures/faulty_kv.py) continues token t with t + 1, raises when fed
-// token 100 and runs out of memory when fed token 200, so each test knows which request a fault
-// concerns and when it strikes.
-const FAIL_TOKEN = 100;
-const OOM_TOKEN = 200;
-const greedy = { temperature: 0 } as const;
-
-async function run(model: Model, prompt: number[], maxTokens: number): Promise<{ ids: number[]; error?: unknown }> {
-  const ids: number[] = [];
-  try {
-    for await (const chunk of model.generate(prompt, { ...greedy, maxTokens })) ids.push(...chunk.tokenIds);
-    return { ids };
-  } catch (error) {
-    return { ids, error };
-  }
-}
-
-const counting = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + 1 + i);
+// Each test knows which request a fault concerns and when it strikes (test/faulty-kv.ts).
+const FAIL_TOKEN = FAULTY.fail;
+const OOM_TOKEN = FAULTY.oom;
 
 describe('faults inside the engine', () => {
   let model: Model;

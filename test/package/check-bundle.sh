@@ -5,7 +5,10 @@
 # reachable from the unpacked tree, and the addon built there from the bundled sources against
 # TORCH_GEN_PYTHON's torch (default: the checkout's .venv; the bundle carries no Python).
 #
-#   test/package/check-bundle.sh [BUNDLE] [RESULTS_DIR]
+#   test/package/check-bundle.sh [BUNDLE] [RESULTS_DIR] [suite|first-run]
+#
+# The third argument picks what runs from the bundle: the whole GPU suite (default), or the first-run kit
+# (scripts/gpu-first-run.sh, docs/gpu.md), whose RESULTS_DIR then holds its at most 8 files.
 #
 # BUNDLE defaults to build/torch-gen-bundle-linux-x64.tar.xz (`npm run bundle`), RESULTS_DIR to
 # bench/results/bundle-check. It takes minutes (the addon is compiled from scratch), more than the vitest
@@ -15,6 +18,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUNDLE="$(realpath "${1:-$ROOT/build/torch-gen-bundle-linux-x64.tar.xz}")"
 RESULTS="${2:-$ROOT/bench/results/bundle-check}"
+case "${3:-suite}" in
+  suite) RUN="scripts/gpu-suite.sh --out" ;;
+  first-run) RUN="scripts/gpu-first-run.sh" ;;
+  *) echo "check-bundle: the third argument is suite or first-run, not '$3'" >&2; exit 2 ;;
+esac
 mkdir -p "$RESULTS" && RESULTS="$(cd "$RESULTS" && pwd)"
 PYTHON="${TORCH_GEN_PYTHON:-$ROOT/.venv/bin/python}"
 
@@ -31,13 +39,15 @@ echo "check-bundle: unpacked $(du -sh "$BUNDLE" | cut -f1) into $TREE in $((SECO
 status=0
 env -i HOME="$SCRATCH/home" PATH="$TREE/node/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
   TORCH_GEN_PYTHON="$PYTHON" TORCH_GEN_TEST_DEVICE=cpu ${TORCH_GEN_BENCH_SIZES:+TORCH_GEN_BENCH_SIZES=$TORCH_GEN_BENCH_SIZES} \
+  ${TORCH_GEN_FIRST_RUN_BUDGET:+TORCH_GEN_FIRST_RUN_BUDGET=$TORCH_GEN_FIRST_RUN_BUDGET} \
+  RUN="$RUN" \
   bash -c '
     set -euo pipefail
     cd "$1"
     [ "$(command -v node)" = "$1/node/bin/node" ] || { echo "check-bundle: node on PATH is $(command -v node), not the bundled one" >&2; exit 1; }
     echo "check-bundle: node $(node --version) from $(command -v node); HOME=$HOME"
     node -e "try { require.resolve(\"vitest/package.json\", { paths: [\"/\"] }); console.error(\"vitest resolves from /\"); process.exit(1) } catch {}"
-    exec scripts/gpu-suite.sh --out "$2"
+    exec $RUN "$2"
   ' check-bundle "$TREE" "$RESULTS" || status=$?
 echo "check-bundle: suite exit $status after $((SECONDS - began)) s in all; results in $RESULTS"
 exit $status

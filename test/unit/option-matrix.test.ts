@@ -41,6 +41,10 @@ const LOAD: Record<string, [string, [unknown, string][]]> = {
   maxQueue: ['an integer >= 0', [['1', '"1"'], [-1, '-1'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   prefillChunk: ['an integer in [1, 65536]', [['1', '"1"'], [0, '0'], [65537, '65537'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   cudaGraphs: ['true or false', [['no', '"no"'], [0, '0'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
+  cudaGraphBatchSizes: [
+    'a non-empty array of distinct integers in [1, 4] (maxBatch)',
+    [[[0], 'an array'], [[5], 'an array'], [[1.5], 'an array'], [[Number.NaN], 'an array'], [Number.NaN, 'NaN'], ['1', '"1"']],
+  ],
   threads: ['an integer in [1, 1024]', [['2', '"2"'], [0, '0'], [1025, '1025'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   optimizeGraph: ['true or false', [['yes', '"yes"'], [1, '1'], [Number.NaN, 'NaN']]],
 };

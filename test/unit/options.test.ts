@@ -7,9 +7,9 @@ const withCuda = () => true;
 
 describe('loadModel options', () => {
   test('device auto picks the CPU without CUDA and the GPU with it, with the matching default dtype', () => {
-    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, threads: 1, optimizeGraph: true });
-    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, threads: 1, optimizeGraph: true });
-    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, threads: 1, optimizeGraph: true });
+    expect(resolveLoadOptions({}, noCuda, 8192)).toEqual({ device: 'cpu', dtype: 'float32', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4], threads: 1, optimizeGraph: true });
+    expect(resolveLoadOptions(undefined, withCuda, 100)).toEqual({ device: 'cuda', dtype: 'float16', maxBatch: 4, maxContext: 100, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4], threads: 1, optimizeGraph: true });
+    expect(resolveLoadOptions({ device: 'cuda:1', dtype: 'bfloat16' }, noCuda, 8192)).toEqual({ device: 'cuda:1', dtype: 'bfloat16', maxBatch: 4, maxContext: 2048, maxQueue: 1024, prefillChunk: 256, cudaGraphs: true, cudaGraphBatchSizes: [1, 2, 4], threads: 1, optimizeGraph: true });
   });
 
   test('rejects a device of the wrong type or form, naming the option', () => {
@@ -35,7 +35,7 @@ describe('loadModel options', () => {
       "dtype: expected 'float32', 'float16', 'bfloat16' or 'auto', received \"int8\"",
     );
     expect(() => resolveLoadOptions({ devise: 'cpu' }, noCuda, 8192)).toThrow(
-      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `cudaGraphs`, `threads`, `optimizeGraph`',
+      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `cudaGraphs`, `cudaGraphBatchSizes`, `threads`, `optimizeGraph`',
     );
     expect(() => resolveLoadOptions('cpu', noCuda, 8192)).toThrow('loadModel options: expected an options object, received "cpu"');
   });
@@ -69,6 +69,18 @@ describe('loadModel options', () => {
     expect(resolveLoadOptions({ cudaGraphs: false }, withCuda, 8192)).toMatchObject({ device: 'cuda', cudaGraphs: false });
     expect(() => resolveLoadOptions({ cudaGraphs: 'no' }, withCuda, 8192)).toThrow('cudaGraphs: expected true or false, received "no"');
     expect(() => resolveLoadOptions({ cudaGraphs: 0 }, withCuda, 8192)).toThrow(OptionError);
+  });
+
+  test('cudaGraphBatchSizes: by default the powers of two below maxBatch and maxBatch, else distinct sizes up to maxBatch, sorted', () => {
+    expect(resolveLoadOptions({ maxBatch: 32 }, withCuda, 8192).cudaGraphBatchSizes).toEqual([1, 2, 4, 8, 16, 32]);
+    expect(resolveLoadOptions({ maxBatch: 6 }, withCuda, 8192).cudaGraphBatchSizes).toEqual([1, 2, 4, 6]);
+    expect(resolveLoadOptions({ maxBatch: 1 }, withCuda, 8192).cudaGraphBatchSizes).toEqual([1]);
+    expect(resolveLoadOptions({ maxBatch: 32, cudaGraphBatchSizes: [32, 1, 8] }, withCuda, 8192).cudaGraphBatchSizes).toEqual([1, 8, 32]);
+    const expected = 'cudaGraphBatchSizes: expected a non-empty array of distinct integers in [1, 8] (maxBatch), received';
+    expect(() => resolveLoadOptions({ maxBatch: 8, cudaGraphBatchSizes: [16] }, withCuda, 8192)).toThrow(`${expected} an array`);
+    expect(() => resolveLoadOptions({ maxBatch: 8, cudaGraphBatchSizes: [] }, withCuda, 8192)).toThrow(`${expected} an array`);
+    expect(() => resolveLoadOptions({ maxBatch: 8, cudaGraphBatchSizes: [2, 2] }, withCuda, 8192)).toThrow(`${expected} an array`);
+    expect(() => resolveLoadOptions({ maxBatch: 8, cudaGraphBatchSizes: 4 }, withCuda, 8192)).toThrow(`${expected} 4`);
   });
 });
 
