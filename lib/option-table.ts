@@ -148,7 +148,7 @@ export const OPTIONS = [
     default: true,
     defaultDoc: '`true`',
     doc:
-      "on the CPU, freeze the module and run libtorch's inference passes at load, with oneDNN linear layers " +
+      'on the CPU, freeze the module at load and run its linear layers in oneDNN on weights laid out once ' +
       '(`info.graphOptimization` says what was done); off only to diagnose',
   },
   {

@@ -38,12 +38,12 @@ async function* generate(ids, maxTokens) {
 /**
  * Bytes of weights one decode step reads: every parameter (the tied embedding once, as the output matrix)
  * at the width the step reads it; per-channel int8 scales (about 0.3% of the int8 bytes) are left out.
- * Not stats().weightBytes, which for an int8 model counts the float32 lookup table, read one row a step.
- * (info.parameters itself misses the int8 matrices fbgemm packs outside ordinary tensors, as of
- * 18ef836: the report compares it with FP32's and says so.)
+ * An int8 model's info.parameters counts its int8 elements (the output projection's own int8 copy among
+ * them) and its float32 lookup table, which a step reads one row of: the table is taken out.
  */
 function weightBytesPerToken(info) {
-  if (info.quantization === 'int8-dynamic') return info.parameters;
+  const lookupTable = info.vocabSize * info.numHeads * info.headDim;  // [vocab, hidden], hidden = heads x head_dim
+  if (info.quantization === 'int8-dynamic') return info.parameters - lookupTable;
   return info.parameters * { float32: 4, bfloat16: 2, float16: 2 }[info.dtype];
 }
 

@@ -24,10 +24,12 @@ describe('CUDA faults inside the engine', () => {
     const [, poisoned, neighbour] = await Promise.all([
       run(model, [SLOW_TOKEN], 1), run(model, [CUDA_ERROR_TOKEN - 3], 12), run(model, [10], 12),
     ]);
-    for (const { error } of [poisoned, neighbour]) {
+    // The neighbour decodes beside the poisoned request, or (when this busy machine delays its submission
+    // past the failure) is refused by the dead engine: either way a DeviceError naming the sticky error.
+    for (const [{ error }, prefix] of [[poisoned, ''], [neighbour, '(generate: the model cannot run any more: )?']] as const) {
       expect(error).toBeInstanceOf(DeviceError);
       // The error's own line, not libtorch's advice after it ("Compile with `TORCH_USE_CUDA_DSA`...").
-      expect((error as Error).message).toMatch(new RegExp(`^decode step failed: ${STICKY.source}`));
+      expect((error as Error).message).toMatch(new RegExp(`^${prefix}decode step failed: ${STICKY.source}`));
       expect((error as Error).message).not.toMatch(/TORCH_USE_CUDA_DSA|asynchronously reported/);
     }
     expect(poisoned.ids).toEqual(counting(CUDA_ERROR_TOKEN - 3, 3));
