@@ -394,6 +394,9 @@ describe('models, health, metrics, logs', () => {
 
   test('GET /metrics: requests by route and status, tokens, TTFT histogram, queue, memory', async () => {
     await client.completions.create({ model: 'llama-kv', prompt: 'metrics', max_tokens: 3 });
+    // The same long prompt twice: the second starts from the first's cached prefix.
+    const long = 'a prompt long enough to fill more than one block of the prefix cache '.repeat(4);
+    for (let i = 0; i < 2; i++) await client.completions.create({ model: 'llama-kv', prompt: long, max_tokens: 2 });
     const response = await fetch(`${running.url}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -412,6 +415,13 @@ describe('models, health, metrics, logs', () => {
     expect(value('torch_gen_queue_depth{model="smollm2"}')).toBe(0);
     expect(value('torch_gen_active_requests{model="smollm2"}')).toBe(0);
     expect(value('torch_gen_max_batch{model="smollm2"}')).toBe(4);
+    const prefix = llama.stats().prefixCache!;
+    expect(prefix.hits).toBeGreaterThan(0);
+    expect(value('torch_gen_prefix_cache_hits_total{model="llama-kv"}')).toBe(prefix.hits);
+    expect(value('torch_gen_prefix_cache_hit_tokens_total{model="llama-kv"}')).toBe(prefix.hitTokens);
+    expect(value('torch_gen_prefix_cache_evictions_total{model="llama-kv"}')).toBe(prefix.evictions);
+    expect(value('torch_gen_prefix_cache_tokens{model="llama-kv"}')).toBe(prefix.cachedTokens);
+    expect(value('torch_gen_prefix_cache_capacity_tokens{model="llama-kv"}')).toBe(prefix.capacityTokens);
     expect(value('torch_gen_tokens_per_second{model="smollm2"}')).toBeGreaterThanOrEqual(0);
     expect(value('torch_gen_http_generations_in_flight')).toBe(0);
     expect(value('torch_gen_ready')).toBe(1);
