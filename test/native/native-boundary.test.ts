@@ -19,7 +19,7 @@ describe('native boundary checks', () => {
       {
         modelPath: join(fixture('llama-kv'), 'model.pt'), interface: 'kv-cache', vocabSize: 384, maxContext: 64,
         numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32',
-        cudaGraphs: true, threads: 1, optimizeGraph: true,
+        cudaGraphs: true, threads: 1, optimizeGraph: true, prefixCacheMiB: 1,
         cudaGraphBatchSizes: [1],
       },
       (events) => {

@@ -167,6 +167,22 @@ describe('POST /v1/chat/completions', () => {
     });
   });
 
+  test('the next turn of a conversation starts from the cached keys and values of the turns before', async () => {
+    const turn1 = [
+      { role: 'system' as const, content: 'You are the assistant of a bakery. Answer in one sentence. '.repeat(4) },
+      { role: 'user' as const, content: 'What bread do you bake?' },
+    ];
+    const first = await client.chat.completions.create({ model: 'smollm2', messages: turn1, max_tokens: 20, temperature: 0 });
+    const turn2 = [...turn1, { role: 'assistant' as const, content: first.choices[0]!.message.content! }, { role: 'user' as const, content: 'And cakes?' }];
+    const before = smol.stats().prefixCache!;
+    const second = await client.chat.completions.create({ model: 'smollm2', messages: turn2, max_tokens: 20, temperature: 0 });
+    const after = smol.stats().prefixCache!;
+    expect(after.hits).toBe(before.hits + 1);
+    // The first turn's prompt and reply, all but the last partial block and the reply's unfed last token.
+    expect(after.hitTokens - before.hitTokens).toBeGreaterThanOrEqual(first.usage!.total_tokens - 32);
+    expect(second.choices[0]!.message.content).toBe((await smol.chat(turn2, { maxTokens: 20, temperature: 0 })).text);
+  });
+
   test('streams deltas: the role first, then content, one finish_reason, then usage', async () => {
     const expected = await smol.chat(messages, { maxTokens: 24, temperature: 0 });
     const stream = await client.chat.completions.create({
