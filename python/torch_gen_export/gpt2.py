@@ -18,6 +18,8 @@ from .errors import ExportError
 
 ARCHITECTURES = {"gpt2": "GPT2LMHeadModel"}
 
+FAMILY_NAMES = {"gpt2": "GPT-2"}
+
 # transformers activation name -> F.gelu's `approximate`.
 _GELU = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}
 

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import torch
 
 from .errors import ExportError
+from .families import family_name
 
 FORMAT_VERSION = 1
 
@@ -47,6 +48,9 @@ def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], so
         "format_version": FORMAT_VERSION,
         "interface": interface,
         "architecture": cfg.architecture,
+        "family": family_name(cfg.architecture),
+        "features": cfg.features() if hasattr(cfg, "features") else [],
+        **_windows(cfg),
         "vocab_size": cfg.vocab_size,
         "max_context": cfg.max_context,
         "num_layers": cfg.num_layers,
@@ -63,3 +67,11 @@ def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], so
         },
         "source": source,
     }
+
+
+def _windows(cfg: Any) -> dict[str, Any]:
+    """attention_windows: each layer's sliding window (null: full attention), written only when a layer has
+    one. Informative: the module applies them itself, so the runtime's cache and context rules are the
+    same as for any model (every position stays in the cache)."""
+    windows = list(getattr(cfg, "windows", ()) or ())
+    return {"attention_windows": windows} if any(w is not None for w in windows) else {}
