@@ -21,6 +21,8 @@ def test_manifest_describes_the_cache_the_ids_and_the_export(exported):
         "format_version": 1,
         "interface": "kv-cache",
         "architecture": "llama",
+        "family": "Llama",
+        "features": ["grouped-query attention (4 query, 2 kv heads)", "SwiGLU", "RoPE llama3 (theta 10000)"],
         "vocab_size": 384,
         "max_context": 256,
         "num_layers": 2,
