@@ -3,8 +3,9 @@ import { loadModel, type Model } from '@org/torch-gen';
 import { fixture, readExpected } from '../helpers.js';
 
 // Greedy generation through the kv-cache interface on CPU FP32 must reproduce transformers' generate()
-// on the same weights token for token (expected.json is written by python/fixtures/kv_models.py).
-describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (name) => {
+// on the same weights token for token (expected.json is written by python/fixtures/kv_models.py). Gemma 2/3
+// prompts are longer than their 8-token sliding windows; Phi-3 runs LongRoPE's long factors and a window.
+describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv', 'qwen3-kv', 'gemma2-kv', 'gemma3-kv', 'phi3-kv'])('kv-cache interface: %s', (name) => {
   const expected = readExpected(name);
   let model: Model;
   beforeAll(async () => {
@@ -38,7 +39,7 @@ describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (na
 // Tolerances in nats: these random fixtures have logits of magnitude ~10-20; float16 keeps about 3
 // decimal digits of them, bfloat16 about 2, so the float32 choice must be the half-precision best or
 // close to it.
-describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv'])('half-precision weights: %s', (name) => {
+describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv', 'qwen3-kv', 'gemma2-kv', 'gemma3-kv', 'phi3-kv'])('half-precision weights: %s', (name) => {
   const expected = readExpected(name);
   test.each([
     ['float16', 2e-2],
