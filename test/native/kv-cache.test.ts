@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, type Model } from '@org/torch-gen';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fixture, readExpected } from '../helpers.js';
 
 // Greedy generation through the kv-cache interface on CPU FP32 must reproduce transformers' generate()
@@ -12,6 +14,12 @@ describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv', 'qwen3-kv', 'gemma2-kv', 'gemm
     model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 4 });
   });
   afterAll(() => model.dispose());
+
+  test('model.info names the family and its features as the manifest does', () => {
+    const manifest = JSON.parse(readFileSync(join(fixture(name), 'torch-gen.json'), 'utf8')) as { family: string; features: string[] };
+    expect(model.info.family).toBe(manifest.family);
+    expect(model.info.features).toEqual(manifest.features);
+  });
 
   test('the tokenizer encodes every prompt as transformers does', () => {
     for (const prompt of expected.prompts) expect(model.tokenizer.encode(prompt.text)).toEqual(prompt.prompt_ids);
@@ -62,4 +70,20 @@ describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv', 'qwen3-kv', 'gemma2-kv', 'gemm
       await Promise.all([reference.dispose(), half.dispose()]);
     }
   });
+});
+
+test('model.info of the Gemma 3 fixture lists its distinguishing features', async () => {
+  const model = await loadModel(fixture('gemma3-kv'), { device: 'cpu', maxBatch: 1 });
+  try {
+    expect(model.info).toMatchObject({ architecture: 'gemma3_text', family: 'Gemma 3' });
+    expect(model.info.features).toEqual(expect.arrayContaining([
+      'q/k RMSNorm',
+      'GeGLU (gelu tanh)',
+      'final logit soft-capping 6',
+      'local RoPE default (theta 10000) on the sliding-window layers',
+      'sliding-window attention (8 tokens) on 2 of 3 layers',
+    ]));
+  } finally {
+    await model.dispose();
+  }
 });
