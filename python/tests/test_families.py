@@ -143,3 +143,4 @@ def test_the_manifest_names_the_family_its_features_and_windows(exported, kind, 
     assert manifest["family"] == family
     assert set(features) <= set(manifest["features"]), manifest["features"]
     assert manifest.get("attention_windows") == windows
+    assert manifest.get("longrope_original_context") == (8 if kind == "phi3" else None)
