@@ -160,12 +160,14 @@ class Transformer(nn.Module):
         if local_rotary is not None:
             local_cos, local_sin = local_rotary(positions, x)
         for i, layer in enumerate(self.layers):
-            k_layer = k_cache[i] if k_cache is not None else None
-            v_layer = v_cache[i] if v_cache is not None else None
-            if layer.sliding:
-                x = layer(x, local_cos, local_sin, local_mask, batch_idx, positions, k_layer, v_layer, kv_len)
+            # Per layer: the sliding layers' mask and RoPE, or the global ones (a constant once frozen).
+            layer_cos, layer_sin, layer_mask = (local_cos, local_sin, local_mask) if layer.sliding else (cos, sin, mask)
+            # Branching here rather than passing an Optional keeps the cache's type a Tensor inside the
+            # layer, so a frozen graph has no per-layer branch on it.
+            if k_cache is not None and v_cache is not None:
+                x = layer(x, layer_cos, layer_sin, layer_mask, batch_idx, positions, k_cache[i], v_cache[i], kv_len)
             else:
-                x = layer(x, cos, sin, mask, batch_idx, positions, k_layer, v_layer, kv_len)
+                x = layer(x, layer_cos, layer_sin, layer_mask, batch_idx, positions, None, None, kv_len)
         return x
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,6 @@ and local RoPE base) is derived the way llama.cpp derives it.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .errors import ExportError
@@ -78,8 +77,6 @@ def _complete_phi3(hf_config: Any, meta: "_Metadata", reader: Any) -> None:
         rope["attention_factor"] = float(attention_factor)
     hf_config.rope_parameters = rope
     hf_config.original_max_position_embeddings = original
-    if math.isclose(hf_config.max_position_embeddings, original):
-        rope["factor"] = 1.0
 
 
 class _Metadata:
