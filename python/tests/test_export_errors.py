@@ -46,7 +46,8 @@ def test_an_unsupported_architecture_is_refused_by_name(tmp_path):
     src.mkdir()
     (src / "config.json").write_text(json.dumps({"model_type": "falcon", "architectures": ["FalconForCausalLM"]}))
     message = ("architecture 'FalconForCausalLM' (model_type 'falcon') is not supported; supported architectures: "
-               "GPT2LMHeadModel, Gemma2ForCausalLM, Gemma3ForCausalLM, LlamaForCausalLM, MistralForCausalLM, "
+               "GPT2LMHeadModel, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, LlamaForCausalLM, "
+               "MistralForCausalLM, "
                "Phi3ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")
     with pytest.raises(ExportError, match=r"^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
         export_model(src, tmp_path / "out")

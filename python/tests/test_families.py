@@ -144,3 +144,25 @@ def test_the_manifest_names_the_family_its_features_and_windows(exported, kind, 
     assert set(features) <= set(manifest["features"]), manifest["features"]
     assert manifest.get("attention_windows") == windows
     assert manifest.get("longrope_original_context") == (8 if kind == "phi3" else None)
+
+
+def test_the_language_model_of_a_gemma3_image_and_text_checkpoint_is_exported(tmp_path, tokenizer, eos_id):
+    # Gemma 3 4B and up are Gemma3ForConditionalGeneration: a vision tower beside the text model.
+    import transformers as tf
+
+    from export_helpers import WEIGHT_SEED, WEIGHT_STD, load_module, read_manifest
+    from fixtures.kv_models import hf_config, random_hf_model, save_hf_dir
+    from torch_gen_export import export_model
+
+    text = hf_config("gemma3", eos_id).to_dict()
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                  patch_size=8)
+    config = tf.Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4, image_token_index=383,
+                             boi_token_index=381, eoi_token_index=382, bos_token_id=eos_id, eos_token_id=eos_id)
+    hf_model = random_hf_model(config, WEIGHT_SEED, WEIGHT_STD)
+    out = export_model(save_hf_dir(hf_model, tokenizer, tmp_path / "hf"), tmp_path / "out")
+    manifest = read_manifest(out)
+    assert (manifest["architecture"], manifest["family"], manifest["attention_windows"]) == ("gemma3_text", "Gemma 3",
+                                                                                             [8, 8, None])
+    pairs = prefill_then_decode(load_module(out), manifest, hf_model, PROMPT, DECODE_STEPS, cached_reference=True)
+    assert max_abs_diff(pairs) < ATOL_FLOAT32

@@ -20,15 +20,22 @@ from .errors import ExportError
 ARCHITECTURES = {
     "gemma2": "Gemma2ForCausalLM",
     "gemma3_text": "Gemma3ForCausalLM",
+    # Gemma 3 4B, 12B and 27B are published as image-and-text models: their language model is exported
+    # (sources.py renames its tensors to the text model's and leaves the vision tower out).
+    "gemma3": "Gemma3ForConditionalGeneration",
 }
 
-FAMILY_NAMES = {"gemma2": "Gemma 2", "gemma3_text": "Gemma 3"}
+FAMILY_NAMES = {"gemma2": "Gemma 2", "gemma3_text": "Gemma 3", "gemma3": "Gemma 3"}
 
 Transformer = llama.Transformer
 convert_checkpoint = llama.convert_checkpoint
 
 
 def config_from_hf(hf: Any, max_context: Optional[int]) -> DecoderConfig:
+    # transformers' image-and-text class never soft-caps its logits, whatever its text config says.
+    final_softcap_applies = hf.model_type != "gemma3"
+    if hf.model_type == "gemma3":
+        hf = hf.text_config  # the language model of an image-and-text checkpoint
     model_type = hf.model_type
     act = getattr(hf, "hidden_activation", None) or getattr(hf, "hidden_act", None)
     if act not in ("gelu_pytorch_tanh", "gelu_tanh"):
@@ -57,5 +64,5 @@ def config_from_hf(hf: Any, max_context: Optional[int]) -> DecoderConfig:
         query_pre_attn_scalar=float(hf.query_pre_attn_scalar),
         # transformers' Gemma 3 keeps attn_logit_softcapping in its config but never applies it.
         attn_softcap=None if gemma3 else getattr(hf, "attn_logit_softcapping", None),
-        final_softcap=getattr(hf, "final_logit_softcapping", None),
+        final_softcap=getattr(hf, "final_logit_softcapping", None) if final_softcap_applies else None,
     )

@@ -120,10 +120,26 @@ def _load_weight_files(files: list[Path]) -> dict[str, torch.Tensor]:
     return _normalise_keys(state_dict)
 
 
+# An image-and-text checkpoint (Gemma 3 4B and up): the prefixes of its language model's tensors, as saved
+# on the hub and as transformers 5 names them in memory, and of the parts that are left out.
+_LANGUAGE_MODEL_PREFIXES = {"language_model.model.": "model.", "language_model.lm_head.": "lm_head.",
+                            "model.language_model.": "model."}
+_VISION_PREFIXES = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector.")
+
+
 def _normalise_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """OpenAI's GPT-2 checkpoints name keys without the `transformer.` prefix of GPT2LMHeadModel."""
+    """OpenAI's GPT-2 checkpoints name keys without the `transformer.` prefix of GPT2LMHeadModel; an
+    image-and-text checkpoint's language model is renamed to the text model's keys, its vision part dropped."""
     if "wte.weight" in state_dict and "transformer.wte.weight" not in state_dict:
         return {(k if k.startswith("lm_head.") else "transformer." + k): v for k, v in state_dict.items()}
+    if any(k.startswith(tuple(_LANGUAGE_MODEL_PREFIXES)) for k in state_dict):
+        renamed = {}
+        for key, value in state_dict.items():
+            if key.startswith(_VISION_PREFIXES):
+                continue
+            prefix = next((p for p in _LANGUAGE_MODEL_PREFIXES if key.startswith(p)), None)
+            renamed[_LANGUAGE_MODEL_PREFIXES[prefix] + key[len(prefix):] if prefix else key] = value
+        return renamed
     return state_dict
 
 
