@@ -44,6 +44,12 @@ class GPT2Config:
     def num_kv_heads(self) -> int:
         return self.num_heads
 
+    def features(self) -> List[str]:
+        """What distinguishes this model, in words, for the manifest (as DecoderConfig.features)."""
+        named = [f"learned positions ({self.max_positions})", "LayerNorm",
+                 "GELU" if self.gelu_approximate == "none" else "GELU (tanh)"]
+        return named + (["tied embeddings"] if self.tie_embeddings else [])
+
 
 def config_from_hf(hf: Any, max_context: Optional[int]) -> GPT2Config:
     """Checks a transformers GPT2Config for what this file implements and keeps what it needs."""

@@ -49,7 +49,7 @@ def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], so
         "interface": interface,
         "architecture": cfg.architecture,
         "family": family_name(cfg.architecture),
-        "features": cfg.features() if hasattr(cfg, "features") else [],
+        "features": cfg.features(),
         **_positional(cfg),
         "vocab_size": cfg.vocab_size,
         "max_context": cfg.max_context,
