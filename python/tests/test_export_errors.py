@@ -96,6 +96,12 @@ def test_an_unknown_layer_type_is_refused_by_name(exported, tmp_path):
         export_model(src, tmp_path / "out")
 
 
+def test_sliding_window_layers_without_a_window_are_refused(exported, tmp_path):
+    src = copy_hf_dir(exported("gemma2").hf_dir, tmp_path / "hf", sliding_window=None)
+    with pytest.raises(ExportError, match=r"^layer_types has sliding_attention layers but sliding_window is not set$"):
+        export_model(src, tmp_path / "out")
+
+
 def test_longrope_factors_of_the_wrong_length_are_refused(exported, tmp_path):
     config = json.loads((exported("phi3").hf_dir / "config.json").read_text())
     rope = {**config["rope_parameters"], "long_factor": [1.0, 2.0]}
