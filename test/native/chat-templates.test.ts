@@ -51,3 +51,10 @@ test('the fixtures cover the four families, with system prompts, several turns a
   const gemma2 = JSON.parse(readFileSync(join(root, 'google-gemma-2-2b-it', 'expected.json'), 'utf8')) as { cases: Case[] };
   expect(gemma2.cases.find((c) => c.name === 'system prompt')?.error).toBe('System role not supported');
 });
+
+test('template variables add to the context but cannot replace the messages or the generation prompt', async () => {
+  const template = (await ChatTemplate.fromDirectory(join(root, 'Qwen-Qwen3-0.6B')))!;
+  const messages: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+  expect(template.render(messages, { messages: [], add_generation_prompt: false })).toBe(template.render(messages));
+  expect(template.render(messages, { enable_thinking: false })).toBe(`${template.render(messages)}<think>\n\n</think>\n\n`);
+});
