@@ -82,6 +82,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       chatTemplate,
       info: {
         architecture: manifest.architecture,
+        family: manifest.family,
+        features: manifest.features,
         interface: manifest.interface,
         vocabSize: manifest.vocabSize,
         maxContext,
