@@ -34,16 +34,30 @@ export interface NativeModelSpec {
   threads: number;
   /** Freeze and optimize the TorchScript graph at load (CPU). */
   optimizeGraph: boolean;
+  /**
+   * The model's tokenizer.json, from which the grammar engine takes the vocabulary (each token's bytes) at
+   * load; '' for none (constrained requests are then refused).
+   */
+  tokenizerPath: string;
+  /** End-of-sequence ids: a constraint that is complete allows these. */
+  eosTokenIds: number[];
 }
 
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */
 export type NativeSampling = ResolvedSampling;
+
+/** A compiled constraint (a grammar engine matcher in its start state), cloned for every request that uses it. */
+export interface NativeConstraint {
+  readonly kind: 'json_schema' | 'regex' | 'lark';
+}
 
 export interface NativeGenerationRequest {
   tokens: Int32Array;
   maxTokens: number;
   stopTokenIds: number[];
   sampling: NativeSampling;
+  /** Present for a constrained request (responseFormat). */
+  constraint?: NativeConstraint;
 }
 
 export interface NativeLogprob {
@@ -69,6 +83,11 @@ export interface NativeEvent {
 export interface NativeModel {
   /** Queues a request; returns its id. Throws on invalid input or after dispose. */
   generate(request: NativeGenerationRequest): number;
+  /**
+   * Compiles a constraint against the model's vocabulary, on a worker thread. Rejects with code
+   * ERR_INVALID_ARGUMENT and the engine's message when it cannot, ERR_GRAMMAR_UNAVAILABLE without the engine.
+   */
+  compileConstraint(kind: NativeConstraint['kind'], source: string): Promise<NativeConstraint>;
   stats(): NativeStats;
   /** Ends a request at the next step with finish reason "abort". Unknown ids are ignored. */
   cancel(requestId: number): void;
@@ -117,6 +136,8 @@ export interface NativeRuntimeInfo {
   cudaGraphsBuilt: boolean;
   backend: NativeBackendSettings;
   cpuFeatures: CpuFeatures;
+  /** The grammar engine built into the addon ('llguidance 1.9.1'), or '' when it was built without one. */
+  grammarEngine: string;
 }
 
 export interface NativeBackendSettings {
