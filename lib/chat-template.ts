@@ -50,8 +50,12 @@ export class ChatTemplate {
     return new ChatTemplate(template, specialTokens);
   }
 
-  /** The prompt text for `messages`, ending where the assistant's reply begins. */
-  render(messages: readonly ChatMessage[]): string {
+  /**
+   * The prompt text for `messages`, ending where the assistant's reply begins. `variables` are further
+   * template variables, as transformers' apply_chat_template passes its keyword arguments (`tools`,
+   * `enable_thinking`...); they cannot replace `messages` or `add_generation_prompt`.
+   */
+  render(messages: readonly ChatMessage[], variables: Readonly<Record<string, unknown>> = {}): string {
     if (!Array.isArray(messages) || messages.length === 0) {
       throw new OptionError('messages', 'expected a non-empty array of { role, content }');
     }
@@ -61,7 +65,7 @@ export class ChatTemplate {
       }
     });
     try {
-      return this.#template.render({ messages, add_generation_prompt: true, ...this.#specialTokens });
+      return this.#template.render({ ...this.#specialTokens, ...variables, messages, add_generation_prompt: true });
     } catch (error) {
       // Templates raise their own errors, e.g. "Conversation roles must alternate user/assistant".
       throw new OptionError('messages', `the model's chat template refused them (${(error as Error).message})`, { cause: error });
