@@ -5,8 +5,8 @@
 //
 // Decoding: the same chat prompt, greedy, `tokens` new tokens per request, free or constrained by a JSON schema
 // long enough that maxTokens ends it (so both runs decode the same number of steps). Per-token time is the
-// wall time after the first token divided by the steps after it (median of `repeat` runs); the overhead is
-// constrained / free - 1. Compile time: the addon's compileConstraint for each of
+// median time between a request's consecutive tokens once every request of the batch is decoding (median of
+// `repeat` runs); the overhead is constrained / free - 1. Compile time: the addon's compileConstraint for each of
 // test/constrained-schemas.json's schemas (what the first request with a format waits for; later ones reuse it). Writes
 // bench/results/constrained.json and prints a markdown table for BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
@@ -55,16 +55,30 @@ const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length 
 const model = await loadModel(values.model, { device: values.device, maxBatch: Math.max(...batches), maxContext: 512 });
 const prompt = model.chatPromptIds([{ role: 'user', content: 'List the members of the club as JSON records.' }]);
 
-/** Milliseconds per decode step after the first token, for `batch` requests at once. */
+/**
+ * Milliseconds per decode step with `batch` requests at once: the median, over every request's chunks that
+ * arrive once all requests are decoding, of the time since its previous chunk per token in it. A median of
+ * step times shrugs off the prefills at the start and a busy machine's stalls, which a mean over the run does not.
+ */
 async function stepMs(batch, responseFormat) {
   const options = { maxTokens: tokens, temperature: 0, ...(responseFormat ? { responseFormat } : {}) };
-  const start = performance.now();
-  const results = await Promise.all(Array.from({ length: batch }, () => model.complete(prompt, options)));
-  const end = performance.now();
-  const firstToken = Math.max(...results.map((r) => start + r.timings.timeToFirstTokenMs));
-  const steps = Math.max(...results.map((r) => r.tokenIds.length)) - 1;
-  if (results.some((r) => r.finishReason !== 'length')) throw new Error('a request ended before maxTokens; raise the schema length');
-  return (end - firstToken) / steps;
+  const arrivals = await Promise.all(
+    Array.from({ length: batch }, async () => {
+      const times = [];
+      let finishReason;
+      for await (const chunk of model.generate(prompt, options)) {
+        if (chunk.tokenIds.length > 0) times.push([performance.now(), chunk.tokenIds.length]);
+        finishReason = chunk.finishReason ?? finishReason;
+      }
+      if (finishReason !== 'length') throw new Error('a request ended before maxTokens; raise the schema length');
+      return times;
+    }),
+  );
+  const allDecoding = Math.max(...arrivals.map((times) => times[0][0]));
+  const steps = arrivals.flatMap((times) =>
+    times.slice(1).flatMap(([at, count], i) => (times[i][0] >= allDecoding ? [(at - times[i][0]) / count] : [])),
+  );
+  return median(steps);
 }
 
 const format = { type: 'json_schema', schema: LONG_SCHEMA };
