@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ERR_DISPOSED'
   | 'ERR_QUEUE_FULL'
   | 'ERR_GENERATION'
-  | 'ERR_NATIVE_BINDING';
+  | 'ERR_NATIVE_BINDING'
+  | 'ERR_GRAMMAR_UNAVAILABLE';
 
 /** The base class of torch-gen's errors. */
 export class TorchGenError extends Error {
@@ -75,6 +76,38 @@ export class OptionError extends TorchGenError {
   /** The same error, naming the option as the caller spells it: `--top-p`, `top_p`. */
   renamed(label: string): OptionError {
     return new OptionError(this.option, this.problem, { cause: this, label });
+  }
+}
+
+/**
+ * The `responseFormat` option holds a schema, pattern or grammar that the grammar engine cannot compile
+ * (an unsupported keyword, a bad regular expression, a grammar syntax error). `path` is the JSON pointer of
+ * the part of the schema the engine refused (`/properties/age`; '' for the whole schema, or for a pattern or
+ * grammar), and `engineMessage` the engine's own words.
+ */
+export class ResponseFormatError extends OptionError {
+  readonly path: string;
+  readonly engineMessage: string;
+
+  constructor(problem: string, path: string, engineMessage: string, options?: { cause?: unknown; label?: string }) {
+    super('responseFormat', problem, options);
+    this.path = path;
+    this.engineMessage = engineMessage;
+  }
+
+  /** The same error, naming the option as the caller spells it (`response_format`), path kept. */
+  override renamed(label: string): ResponseFormatError {
+    return new ResponseFormatError(this.problem, this.path, this.engineMessage, { cause: this, label });
+  }
+}
+
+/**
+ * A constrained request (`responseFormat`) on an addon built without the grammar engine: it is built only
+ * where Rust's `cargo` was found at build time. Install Rust and rebuild the addon.
+ */
+export class GrammarUnavailableError extends TorchGenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_GRAMMAR_UNAVAILABLE', message, options);
   }
 }
 
@@ -141,6 +174,9 @@ export function fromNativeError(error: unknown, caller?: Error): TorchGenError {
       break;
     case 'ERR_CONTEXT_LENGTH':
       typed = new ContextLengthError(message, { cause: error });
+      break;
+    case 'ERR_GRAMMAR_UNAVAILABLE':
+      typed = new GrammarUnavailableError(message, { cause: error });
       break;
     case 'ERR_INVALID_ARGUMENT':
       typed = new OptionError(null, message, { cause: error });

@@ -27,16 +27,19 @@ export type { DecodeOptions, EncodeOptions } from './tokenizer.js';
 export { runtimeInfo } from './runtime.js';
 export type { BackendSettings, RuntimeInfo } from './runtime.js';
 export type { Device, Dtype, GenerateOptions, LoadModelOptions } from './options.js';
+export type { JsonSchema, ResponseFormat } from './response-format.js';
 export {
   ContextLengthError,
   DeviceError,
   DisposedError,
   GenerationError,
+  GrammarUnavailableError,
   ModelLoadError,
   NativeBindingError,
   OptionError,
   OutOfMemoryError,
   QueueFullError,
+  ResponseFormatError,
   TorchGenError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

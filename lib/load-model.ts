@@ -54,6 +54,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const generationConfig = await readGenerationConfig(path, manifest.vocabSize);
   const chatTemplate = await ChatTemplate.fromDirectory(path);
 
+  const eosTokenIds = [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])];
   const spec = {
     modelPath: modelFile,
     interface: manifest.interface,
@@ -73,6 +74,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     cudaGraphBatchSizes: device === 'cpu' || manifest.interface === 'logits' ? [] : cudaGraphBatchSizes,
     threads,
     optimizeGraph,
+    // The grammar engine's vocabulary (constrained decoding) is read from here once, at load.
+    tokenizerPath: join(path, 'tokenizer.json'),
+    eosTokenIds,
   };
   const describe = (native: NativeModel): ModelParts => {
     const loaded = native.stats();
@@ -80,6 +84,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       tokenizer,
       samplingDefaults: generationConfig.sampling,
       chatTemplate,
+      grammarEngine: runtime.grammarEngine || null,
       info: {
         architecture: manifest.architecture,
         family: manifest.family,
@@ -95,7 +100,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
         device,
         dtype,
         bosTokenId: manifest.bosTokenId,
-        eosTokenIds: [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])],
+        eosTokenIds,
         parameters: loaded.parameters,
         threads: loaded.threads,
         graphNodes: loaded.graphNodes,

@@ -1,9 +1,10 @@
 /** A loaded model: generation, chat, its tokenizer, its facts, and dispose(). */
 import type { ChatMessage, ChatTemplate } from './chat-template.js';
 import { debug } from './debug.js';
-import { ContextLengthError, DisposedError, OptionError, fromNativeError } from './errors.js';
+import { ConstraintCompiler } from './constraints.js';
+import { ContextLengthError, DisposedError, GrammarUnavailableError, OptionError, fromNativeError } from './errors.js';
 import type { Manifest } from './manifest.js';
-import type { NativeEvent, NativeModel, NativePrefixCacheStats } from './native.js';
+import type { NativeConstraint, NativeEvent, NativeModel, NativePrefixCacheStats } from './native.js';
 import { resolveGenerateOptions, type Dtype, type GenerateOptions, type ResolvedGenerateOptions, type SamplingDefaults } from './options.js';
 import type { RequestStream } from './request-stream.js';
 import { Requests } from './requests.js';
@@ -12,8 +13,9 @@ import { IncrementalTextDecoder } from './text-decoder.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /**
- * Why a generation ended: `'stop'` at an end-of-sequence token, a stop token or a stop string;
- * `'length'` at maxTokens or the end of the context; `'abort'` on a signal, a break, or dispose().
+ * Why a generation ended: `'stop'` at an end-of-sequence token, a stop token, a stop string, or the end of
+ * the responseFormat; `'length'` at maxTokens or the end of the context; `'abort'` on a signal, a break, or
+ * dispose().
  */
 export type FinishReason = 'stop' | 'length' | 'abort';
 
@@ -175,6 +177,8 @@ export interface ModelParts {
   info: ModelInfo;
   samplingDefaults: SamplingDefaults;
   chatTemplate: ChatTemplate | undefined;
+  /** runtimeInfo().grammarEngine: null when the addon was built without it. */
+  grammarEngine: string | null;
 }
 
 let construct: (native: NativeModel, requests: Requests, parts: ModelParts) => Model;
@@ -201,6 +205,8 @@ export class Model {
   readonly #requests: Requests;
   readonly #samplingDefaults: SamplingDefaults;
   readonly #chatTemplate: ChatTemplate | undefined;
+  readonly #grammarEngine: string | null;
+  readonly #constraints: ConstraintCompiler;
   #disposePromise: Promise<void> | undefined;
 
   static {
@@ -215,6 +221,8 @@ export class Model {
     this.tokenizer = parts.tokenizer;
     this.#samplingDefaults = parts.samplingDefaults;
     this.#chatTemplate = parts.chatTemplate;
+    this.#grammarEngine = parts.grammarEngine;
+    this.#constraints = new ConstraintCompiler(native);
     this.info = Object.freeze({ ...parts.info, eosTokenIds: [...parts.info.eosTokenIds] });
   }
 
@@ -238,14 +246,52 @@ export class Model {
     if (this.disposed) throw new DisposedError();
     const resolved = resolveGenerateOptions(options, this.info.vocabSize, this.#samplingDefaults);
     const promptIds = this.#fitContext(this.#promptIds(prompt), resolved.maxTokens, resolved.truncate);
+    if (resolved.responseFormat !== undefined && this.#grammarEngine === null) {
+      throw new GrammarUnavailableError(
+        'responseFormat needs the grammar engine (llguidance), which this build of the addon left out: it is ' +
+          "built when Rust's `cargo` is on the PATH at build time. Install Rust (rustup), then run " +
+          '`npm run build:native`; `runtimeInfo().grammarEngine` says whether the addon has it',
+      );
+    }
     if (resolved.signal?.aborted) return aborted(promptIds.length);
+    if (resolved.responseFormat !== undefined) return this.#constrained(promptIds, resolved, caller);
+    return this.#submit(promptIds, resolved, undefined, caller);
+  }
+
+  /**
+   * A constrained request: its format is compiled (off the JavaScript thread, or found in the cache) before
+   * it is queued, so its refusals, a format the engine cannot compile included, come from the first next().
+   */
+  async *#constrained(promptIds: number[], resolved: ResolvedGenerateOptions, caller: Error): AsyncGenerator<GenerationChunk, void, undefined> {
+    let constraint: NativeConstraint;
+    try {
+      constraint = await this.#constraints.compile(resolved.responseFormat!);
+    } catch (error) {
+      throw fromNativeError(error, caller);
+    }
+    if (this.disposed) throw new DisposedError();
+    if (resolved.signal?.aborted) {
+      yield* aborted(promptIds.length);
+      return;
+    }
+    yield* this.#submit(promptIds, resolved, constraint, caller);
+  }
+
+  #submit(
+    promptIds: number[],
+    resolved: ResolvedGenerateOptions,
+    constraint: NativeConstraint | undefined,
+    caller: Error,
+  ): AsyncGenerator<GenerationChunk, void, undefined> {
     let requestId: number;
+    const stopTokenIds = [...new Set([...this.info.eosTokenIds, ...resolved.stopTokenIds])];
     try {
       requestId = this.#native.generate({
         tokens: Int32Array.from(promptIds),
         maxTokens: resolved.maxTokens,
-        stopTokenIds: [...new Set([...this.info.eosTokenIds, ...resolved.stopTokenIds])],
+        stopTokenIds,
         sampling: resolved.sampling,
+        ...(constraint === undefined ? {} : { constraint }),
       });
     } catch (error) {
       throw fromNativeError(error, caller);
@@ -254,7 +300,7 @@ export class Model {
     const stream = this.#requests.open(requestId);
     const cancel = () => this.#native.cancel(requestId);
     resolved.signal?.addEventListener('abort', cancel, { once: true });
-    const chunks = this.#chunks(stream, promptIds, resolved, cancel, caller);
+    const chunks = this.#chunks(stream, promptIds, new Set(stopTokenIds), resolved, cancel, caller);
     // return() before the first next() skips the generator's body and so its finally: cancel here too.
     const end = chunks.return.bind(chunks);
     chunks.return = (value) => {
@@ -268,6 +314,7 @@ export class Model {
   async *#chunks(
     stream: RequestStream,
     promptIds: number[],
+    stopTokenIds: ReadonlySet<number>,
     resolved: ResolvedGenerateOptions,
     cancel: () => void,
     caller: Error,
@@ -285,8 +332,10 @@ export class Model {
           throw fromNativeError(Object.assign(new Error(last.errorMessage ?? 'generation failed'), { code: last.errorCode }), caller);
         }
         let finishReason: FinishReason | undefined = last.finishReason;
-        // The engine ends with 'stop' only at a stop token, which ends the text without being part of it.
-        const textIds = finishReason === 'stop' ? tokenIds.slice(0, -1) : tokenIds;
+        // The engine ends with 'stop' at a stop token, which ends the text without being part of it, or after
+        // the token that completes a responseFormat, which is text.
+        const endsAtStopToken = finishReason === 'stop' && stopTokenIds.has(tokenIds[tokenIds.length - 1] as number);
+        const textIds = endsAtStopToken ? tokenIds.slice(0, -1) : tokenIds;
         let decoded = decoder.push(textIds);
         if (finishReason !== undefined) decoded += decoder.flush();
         const matched = stopStrings.push(decoded);

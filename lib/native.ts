@@ -36,16 +36,37 @@ export interface NativeModelSpec {
   threads: number;
   /** Freeze and optimize the TorchScript graph at load (CPU). */
   optimizeGraph: boolean;
+  /**
+   * The model's tokenizer.json, from which the grammar engine takes the vocabulary (each token's bytes) at
+   * load. loadModel() always gives it; a spec without it loads a model whose constrained requests are
+   * refused (ERR_GRAMMAR_UNAVAILABLE).
+   */
+  tokenizerPath?: string;
+  /** End-of-sequence ids: what a constraint allows once complete. Given with tokenizerPath. */
+  eosTokenIds?: number[];
 }
 
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */
 export type NativeSampling = ResolvedSampling;
+
+/**
+ * A compiled constraint (the grammar engine's matcher in its start state, cloned for every request that uses
+ * it): an opaque native handle, only passed back to generate().
+ */
+export interface NativeConstraint {
+  readonly __nativeConstraint: never;
+}
+
+/** The grammar engine's kinds of constraint. */
+export type NativeConstraintKind = 'json_schema' | 'regex' | 'lark';
 
 export interface NativeGenerationRequest {
   tokens: Int32Array;
   maxTokens: number;
   stopTokenIds: number[];
   sampling: NativeSampling;
+  /** Present for a constrained request (responseFormat). */
+  constraint?: NativeConstraint;
 }
 
 export interface NativeLogprob {
@@ -71,6 +92,11 @@ export interface NativeEvent {
 export interface NativeModel {
   /** Queues a request; returns its id. Throws on invalid input or after dispose. */
   generate(request: NativeGenerationRequest): number;
+  /**
+   * Compiles a constraint against the model's vocabulary, on a worker thread. Rejects with code
+   * ERR_INVALID_ARGUMENT and the engine's message when it cannot, ERR_GRAMMAR_UNAVAILABLE without the engine.
+   */
+  compileConstraint(kind: NativeConstraintKind, source: string): Promise<NativeConstraint>;
   stats(): NativeStats;
   /** Ends a request at the next step with finish reason "abort". Unknown ids are ignored. */
   cancel(requestId: number): void;
@@ -131,6 +157,8 @@ export interface NativeRuntimeInfo {
   cudaGraphsBuilt: boolean;
   backend: NativeBackendSettings;
   cpuFeatures: CpuFeatures;
+  /** The grammar engine built into the addon ('llguidance 1.9.1'), or '' when it was built without one. */
+  grammarEngine: string;
 }
 
 export interface NativeBackendSettings {

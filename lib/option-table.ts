@@ -29,6 +29,17 @@ export interface CliFlag {
   help?: string;
 }
 
+/**
+ * A flag that reads its option's value from a file: `--json-schema FILE`. `reads` says what the file holds
+ * and so which value the option gets (lib/cli/option-flags.ts turns the file's text into it).
+ */
+export interface FileFlag {
+  name: string;
+  arg: 'FILE';
+  reads: 'json-schema' | 'grammar';
+  help: string;
+}
+
 export interface OptionSpec {
   name: string;
   scope: OptionScope;
@@ -43,6 +54,8 @@ export interface OptionSpec {
   doc: string;
   /** Its command-line flag, if the CLI takes it. */
   cli?: CliFlag;
+  /** Flags that read the value from a file (one option may have several, each for a kind of file). */
+  fileFlags?: readonly FileFlag[];
   /** The OpenAI request field that carries it, if the server takes it. */
   http?: string;
   /** The addon reads it under this name and checks the same bounds (option_bounds.h). */
@@ -281,6 +294,23 @@ export const OPTIONS = [
     cli: { name: 'logprobs', arg: 'N' },
     http: 'logprobs',
     native: true,
+  },
+  {
+    name: 'responseFormat',
+    scope: 'generate',
+    type: {
+      kind: 'special',
+      expected:
+        "{ type: 'json_object' }, { type: 'json_schema', schema }, { type: 'regex', pattern } or { type: 'grammar', grammar }",
+    },
+    defaultDoc: 'none: free text',
+    doc:
+      'constrain the output to JSON (any object, or matching a JSON schema), a regular expression or a Lark grammar ' +
+      '(needs the grammar engine: `runtimeInfo().grammarEngine`)',
+    fileFlags: [
+      { name: 'json-schema', arg: 'FILE', reads: 'json-schema', help: 'constrain the output to JSON matching the JSON schema in FILE' },
+      { name: 'grammar', arg: 'FILE', reads: 'grammar', help: 'constrain the output to the Lark grammar in FILE (llguidance syntax)' },
+    ],
   },
   {
     name: 'truncate',

@@ -5,6 +5,7 @@
 import type { CpuFacts } from './cpu.js';
 import { OptionError } from './errors.js';
 import { expectedText, optionSpec, optionsOf, type OptionName } from './option-table.js';
+import { resolveResponseFormat, type ResolvedResponseFormat, type ResponseFormat } from './response-format.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 export type Dtype = 'float32' | 'float16' | 'bfloat16';
@@ -143,6 +144,20 @@ export interface GenerateOptions {
    * the context for the prompt. `usage.promptTokens` counts the tokens kept.
    */
   truncate?: boolean;
+  /**
+   * Constrains what is sampled so that the text is JSON (any object, or one matching a JSON schema), a whole
+   * match of a regular expression, or a sentence of a Lark grammar: tokens the format does not allow are
+   * never drawn, at any temperature. Generation ends with finish reason `'stop'` when the format is
+   * complete; the text then always parses. `'length'` means maxTokens (or the context) cut it first. Needs
+   * the grammar engine (`runtimeInfo().grammarEngine`, built where Rust's cargo is installed), else
+   * generate() throws GrammarUnavailableError; a schema, pattern or grammar the engine cannot compile is a
+   * ResponseFormatError (an OptionError) naming the schema's path, thrown by the stream's first `next()`
+   * (compilation runs off the JavaScript thread; the same format is compiled once per model and cached).
+   * JSON is written compactly: `, ` and `: ` between items, no other whitespace, unless the schema sets its
+   * own layout in `x-guidance`.
+   * @example { responseFormat: { type: 'json_schema', schema: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } } }
+   */
+  responseFormat?: ResponseFormat;
   /** Cancels the generation: it ends within one step with finish reason `'abort'`. */
   signal?: AbortSignal;
 }
@@ -167,6 +182,8 @@ export interface ResolvedGenerateOptions {
   stopTokenIds: number[];
   truncate: boolean;
   signal: AbortSignal | undefined;
+  /** What the grammar engine compiles; undefined for free text. */
+  responseFormat: ResolvedResponseFormat | undefined;
 }
 
 /** Sampling defaults a model brings (from its generation_config.json). */
@@ -367,6 +384,7 @@ export function resolveGenerateOptions(
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalid('signal', expectedText(optionSpec('signal')), signal);
   }
+  const responseFormat = resolveResponseFormat(raw.responseFormat);
   return {
     maxTokens,
     sampling: { temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logprobs },
@@ -374,5 +392,6 @@ export function resolveGenerateOptions(
     stopTokenIds: [...(stopTokenIds as number[])],
     truncate,
     signal: signal as AbortSignal | undefined,
+    responseFormat,
   };
 }

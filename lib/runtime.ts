@@ -33,6 +33,12 @@ export interface RuntimeInfo {
    * TORCH_GEN_GPU_FUSER and TORCH_GEN_SDPA.
    */
   backend: BackendSettings;
+  /**
+   * The grammar engine of constrained decoding (the responseFormat option), e.g. 'llguidance 1.9.1'; null
+   * when the addon was built without it (Rust's cargo was not found at build time: install Rust, then
+   * `npm run build:native`).
+   */
+  grammarEngine: string | null;
 }
 
 export type BackendSettings = NativeBackendSettings;
@@ -51,5 +57,6 @@ export function runtimeInfo(): RuntimeInfo {
     addonPath: addonPath(),
     cudaGraphsBuilt: native.cudaGraphsBuilt,
     backend: { ...native.backend, sdpa: [...native.backend.sdpa] },
+    grammarEngine: native.grammarEngine || null,
   };
 }

@@ -2,9 +2,10 @@
  * The option table's rows as command-line flags: their parseArgs config, their help lines, and the
  * library options the parsed flags ask for. Errors name the flag (`--top-p`) and carry the option.
  */
+import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { OptionError } from '../errors.js';
-import { expectedText, findOption, optionSpec, rangeText, type CliFlag, type OptionName, type OptionSpec } from '../option-table.js';
+import { expectedText, findOption, optionSpec, rangeText, type CliFlag, type FileFlag, type OptionName, type OptionSpec } from '../option-table.js';
 import type { ParsedArgs } from './args.js';
 
 export type FlagConfig = NonNullable<ParseArgsConfig['options']>;
@@ -85,4 +86,58 @@ function fromText(spec: OptionSpec, flag: CliFlag, text: string): unknown {
   const ok = kind === 'integer' ? Number.isInteger(number) : text.trim() !== '' && Number.isFinite(number);
   if (!ok) throw new OptionError(spec.name, `expected ${kind === 'integer' ? 'an integer' : 'a number'}, received ${JSON.stringify(text)}`, { label: `--${flag.name}` });
   return number;
+}
+
+/** The parseArgs config of the options' file flags (`--json-schema FILE`). */
+export function fileFlags(names: readonly OptionName[]): FlagConfig {
+  const config: FlagConfig = {};
+  for (const name of names) for (const flag of optionSpec(name).fileFlags ?? []) config[flag.name] = { type: 'string' };
+  return config;
+}
+
+/** The help line of a file flag: `      --json-schema FILE        constrain the output to ...`. */
+export function fileFlagHelpLine(flag: FileFlag): string {
+  return `      ${`--${flag.name} ${flag.arg}`.padEnd(28)}  ${flag.help}`;
+}
+
+/** The help lines of the options' file flags. */
+export function fileFlagHelp(names: readonly OptionName[]): string {
+  return names.flatMap((name) => (optionSpec(name).fileFlags ?? []).map(fileFlagHelpLine)).join('\n');
+}
+
+/** The option values that the given file flags read; at most one file flag per option. */
+export function optionsFromFileFlags(values: ParsedArgs['values'], names: readonly OptionName[]): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const name of names) {
+    const given = (optionSpec(name).fileFlags ?? []).filter((flag) => typeof values[flag.name] === 'string');
+    if (given.length > 1) {
+      throw new OptionError(name, `${given.map((flag) => `--${flag.name}`).join(' and ')} cannot be given together`, { label: `--${given[0]!.name}` });
+    }
+    const flag = given[0];
+    if (flag !== undefined) options[name] = fromFile(name, flag, values[flag.name] as string);
+  }
+  return options;
+}
+
+function fromFile(name: OptionName, flag: FileFlag, path: string): unknown {
+  const label = `--${flag.name}`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new OptionError(name, `cannot read ${path}: ${(error as Error).message}`, { label, cause: error });
+  }
+  switch (flag.reads) {
+    case 'grammar':
+      return { type: 'grammar', grammar: text };
+    case 'json-schema': {
+      let schema: unknown;
+      try {
+        schema = JSON.parse(text);
+      } catch (error) {
+        throw new OptionError(name, `${path} is not JSON (${(error as Error).message}); it should hold a JSON schema`, { label, cause: error });
+      }
+      return { type: 'json_schema', schema };
+    }
+  }
 }

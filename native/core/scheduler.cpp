@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "constraint.h"
 #include "prefill_plan.h"
 
 namespace torchgen {
@@ -41,7 +42,7 @@ int64_t CommonPrefix(const std::vector<int64_t>& a, const std::vector<int64_t>& 
 }  // namespace
 
 Scheduler::Scheduler(const ModelSpec& spec, Executor& executor, int64_t block_tokens)
-    : spec_(spec), executor_(executor) {
+    : spec_(spec), executor_(executor), masks_(std::make_unique<ConstraintMasks>(spec.vocab_size)) {
   if (executor_.PrefixCapacity() > 0) prefix_ = std::make_unique<PrefixCache>(block_tokens, executor_.PrefixCapacity());
   PublishStats();
 }
@@ -247,8 +248,16 @@ std::vector<SampledToken> Scheduler::Sample(const at::Tensor& logits, const std:
     sampler_rows[i] = {&rows[i]->request.sampling, &rows[i]->request.prompt, &rows[i]->generated,
                        static_cast<int64_t>(rows[i]->generated.size())};
   }
-  return SampleBatch(logits, sampler_rows);
+  return SampleBatch(logits, sampler_rows, masks_->Take(ConstraintsOf(rows), logits.device()));
 }
+
+std::vector<std::shared_ptr<Constraint>> Scheduler::ConstraintsOf(const std::vector<Sequence*>& rows) {
+  std::vector<std::shared_ptr<Constraint>> constraints(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) constraints[i] = rows[i]->request.constraint;
+  return constraints;
+}
+
+void Scheduler::BeginMasks(const std::vector<Sequence*>& rows) { masks_->Begin(ConstraintsOf(rows)); }
 
 bool Scheduler::Accept(Sequence& sequence, SampledToken token, std::vector<TokenEvent>& events) {
   const int64_t id = token.id;
@@ -257,8 +266,18 @@ bool Scheduler::Accept(Sequence& sequence, SampledToken token, std::vector<Token
   const int64_t length = static_cast<int64_t>(sequence.request.prompt.size() + sequence.generated.size());
   const auto& stops = sequence.request.stop_token_ids;
   FinishReason finish = FinishReason::kNone;
+  Constraint* constraint = sequence.request.constraint.get();
+  const Constraint::Step step = constraint != nullptr ? constraint->Commit(id) : Constraint::Step::kContinue;
+  if (step == Constraint::Step::kError) {
+    // Before the stop tokens: an end-of-sequence the format did not allow must not pass for a complete text.
+    Emit(ErrorEvent(sequence.request.id, {codes::kInternal, "constrained decoding failed: " + constraint->error()}),
+         events);
+    return true;
+  }
   if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
     finish = FinishReason::kStop;
+  } else if (step == Constraint::Step::kComplete) {
+    finish = FinishReason::kStop;  // the format is complete; its last token is text, not a stop token
   } else if (static_cast<int64_t>(sequence.generated.size()) >= sequence.request.max_tokens ||
              length >= spec_.max_context) {
     finish = FinishReason::kLength;
@@ -288,6 +307,13 @@ void Scheduler::Prefill(std::vector<TokenEvent>& events) {
   }
   std::vector<at::Tensor> logits(rows.size());  // [1, V] each
   std::vector<std::optional<Failure>> failures(rows.size());
+  std::vector<Sequence*> completing;  // the rows whose prompt this forward completes sample after it
+  for (int64_t row = 0; row < plan.rows; ++row) {
+    if (starts[row] + plan.chunks[row] == static_cast<int64_t>(rows[row]->request.prompt.size())) {
+      completing.push_back(rows[row]);
+    }
+  }
+  if (!completing.empty()) BeginMasks(completing);
   auto failure = Guarded("prefill failed", codes::kInternal, [&] {
     at::Tensor batch = executor_.Prefill(first, chunks, starts);
     for (size_t row = 0; row < rows.size(); ++row) logits[row] = batch.narrow(0, static_cast<int64_t>(row), 1);
@@ -361,6 +387,7 @@ void Scheduler::Decode(std::vector<TokenEvent>& events) {
   }
   std::vector<SampledToken> sampled;
   std::vector<std::optional<Failure>> failures(rows.size());
+  BeginMasks(rows);
   auto failure = Guarded("decode step failed", codes::kInternal,
                          [&] { sampled = Sample(executor_.Decode(0, tokens, positions), rows); });
   if (failure && LoseDevice(*failure)) return;  // every row fails with it, in Step

@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "constraint_masks.h"
 #include "engine_events.h"
 #include "executor.h"
 #include "failure.h"
@@ -80,7 +81,12 @@ class Scheduler {
   void Prefill(std::vector<TokenEvent>& events);
   void Decode(std::vector<TokenEvent>& events);
 
+  // Samples one token per row from logits [B, V], within each constrained row's allowed tokens
+  // (constraint_masks.h).
   std::vector<SampledToken> Sample(const at::Tensor& logits, const std::vector<Sequence*>& rows);
+  // Constrained decoding: starts computing the rows' masks, to overlap the forward pass that follows.
+  void BeginMasks(const std::vector<Sequence*>& rows);
+  static std::vector<std::shared_ptr<Constraint>> ConstraintsOf(const std::vector<Sequence*>& rows);
   // Records a sampled token, emits it, and says whether the request is finished.
   bool Accept(Sequence& sequence, SampledToken token, std::vector<TokenEvent>& events);
   void Emit(TokenEvent event, std::vector<TokenEvent>& events);
@@ -107,6 +113,7 @@ class Scheduler {
   const ModelSpec spec_;
   Executor& executor_;
   std::unique_ptr<PrefixCache> prefix_;  // null when prefix caching is off
+  std::unique_ptr<ConstraintMasks> masks_;  // constrained decoding's bitmasks, per step
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

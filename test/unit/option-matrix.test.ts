@@ -30,6 +30,10 @@ const GENERATE: Record<string, [string, [unknown, string][]]> = {
     [['1', '"1"'], [[VOCAB], 'an array'], [[-1], 'an array'], [[1.5], 'an array'], [[Number.NaN], 'an array'], [[Infinity], 'an array'], [Number.NaN, 'NaN']],
   ],
   truncate: ['a boolean', [['yes', '"yes"'], [1, '1'], [Number.NaN, 'NaN']]],
+  responseFormat: [
+    "{ type: 'json_object' }, { type: 'json_schema', schema }, { type: 'regex', pattern } or { type: 'grammar', grammar }",
+    [['json', '"json"'], [5, '5'], [[], 'an array'], [true, 'true'], [Number.NaN, 'NaN']],
+  ],
   signal: ['an AbortSignal', [[{}, 'a object'], ['abort', '"abort"'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
 };
 

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { GENERATION_FLAGS, GENERATION_HELP } from '../../lib/cli/generation-flags.js';
 import { LOAD_FLAGS, LOAD_HELP } from '../../lib/cli/load-flags.js';
-import { helpLine } from '../../lib/cli/option-flags.js';
+import { fileFlagHelpLine, helpLine } from '../../lib/cli/option-flags.js';
 import { expectedText, OPTIONS, optionsOf, rangeText, type OptionScope, type OptionSpec } from '../../lib/option-table.js';
 import { HttpError } from '../../lib/server/openai-errors.js';
 import { samplingRequest } from '../../lib/server/request-options.js';
@@ -89,8 +89,12 @@ describe('the option table', () => {
       expect(flags, spec.name).toHaveProperty([spec.cli!.name]);
       expect(help, spec.name).toContain(helpLine(spec));
     }
+    for (const flag of specs.flatMap((spec) => spec.fileFlags ?? [])) {
+      expect(flags, flag.name).toHaveProperty([flag.name]);
+      expect(help, flag.name).toContain(fileFlagHelpLine(flag));
+    }
     expect(Object.keys(flags).filter((flag) => flag !== 'model').sort()).toEqual(
-      specs.flatMap((spec) => (spec.cli ? [spec.cli.name] : [])).sort(),
+      specs.flatMap((spec) => [...(spec.cli ? [spec.cli.name] : []), ...(spec.fileFlags ?? []).map((flag) => flag.name)]).sort(),
     );
   });
 
