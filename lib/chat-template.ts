@@ -2,19 +2,28 @@
 import { Template } from '@huggingface/jinja';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { templateMessages, type ChatMessage } from './chat-messages.js';
 import { ModelLoadError, OptionError } from './errors.js';
+import type { ToolDefinition } from './tool-calls/tools.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
-}
+export type { ChatMessage } from './chat-messages.js';
+
+// A function no template names by chance: seeing it in the prompt shows that the template renders tools.
+const PROBE_TOOL: ToolDefinition = {
+  type: 'function',
+  function: { name: 'torch_gen_probe_function', description: '', parameters: { type: 'object', properties: {} } },
+};
 
 export class ChatTemplate {
   readonly #template: Template;
   readonly #specialTokens: Record<string, string>;
+  #supportsTools: boolean | undefined;
+  /** The template's Jinja text (a tool-call format is recognised in it). */
+  readonly source: string;
 
-  private constructor(template: Template, specialTokens: Record<string, string>) {
+  private constructor(template: Template, source: string, specialTokens: Record<string, string>) {
     this.#template = template;
+    this.source = source;
     this.#specialTokens = specialTokens;
   }
 
@@ -47,24 +56,34 @@ export class ChatTemplate {
       const content = typeof value === 'string' ? value : (value as { content?: unknown } | null)?.content;
       if (typeof content === 'string') specialTokens[key] = content;
     }
-    return new ChatTemplate(template, specialTokens);
+    return new ChatTemplate(template, source, specialTokens);
   }
 
-  /** The prompt text for `messages`, ending where the assistant's reply begins. */
-  render(messages: readonly ChatMessage[]): string {
-    if (!Array.isArray(messages) || messages.length === 0) {
-      throw new OptionError('messages', 'expected a non-empty array of { role, content }');
-    }
-    messages.forEach((message, index) => {
-      if (typeof message !== 'object' || message === null || typeof message.role !== 'string' || typeof message.content !== 'string') {
-        throw new OptionError('messages', 'expected { role: string, content: string }', { label: `messages[${index}]` });
-      }
-    });
+  /**
+   * The prompt text for `messages`, ending where the assistant's reply begins. `tools` go to the template
+   * as transformers' apply_chat_template passes them (a template that does not use them ignores them).
+   */
+  render(messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): string {
+    const context: Record<string, unknown> = { messages: templateMessages(messages), add_generation_prompt: true, ...this.#specialTokens };
+    if (tools !== undefined) context.tools = tools;
     try {
-      return this.#template.render({ messages, add_generation_prompt: true, ...this.#specialTokens });
+      return this.#template.render(context);
     } catch (error) {
       // Templates raise their own errors, e.g. "Conversation roles must alternate user/assistant".
       throw new OptionError('messages', `the model's chat template refused them (${(error as Error).message})`, { cause: error });
     }
+  }
+
+  /** Whether the template shows the model the tools it is given (else a system message must describe them). */
+  get supportsTools(): boolean {
+    if (this.#supportsTools === undefined) {
+      const messages = [{ role: 'user', content: 'Hello' }];
+      try {
+        this.#supportsTools = this.render(messages, [PROBE_TOOL]).includes(PROBE_TOOL.function.name);
+      } catch {
+        this.#supportsTools = false;
+      }
+    }
+    return this.#supportsTools;
   }
 }

@@ -5,8 +5,11 @@
  * and the README's option tables come from it or are checked against it by a test.
  */
 
-/** Where an option is given: to loadModel() or to generate() and its siblings. */
-export type OptionScope = 'load' | 'generate';
+/**
+ * Where an option is given: to loadModel(), to generate() and its siblings, or to chat() and streamChat()
+ * only (besides generate()'s).
+ */
+export type OptionScope = 'load' | 'generate' | 'chat';
 
 /** How an option's value is checked; the bounds of a number are inclusive unless `minExclusive`. */
 export type OptionType =
@@ -315,6 +318,31 @@ export const OPTIONS = [
     type: { kind: 'special', expected: 'an AbortSignal' },
     defaultDoc: 'none',
     doc: 'an `AbortSignal`: ends the request within one step',
+  },
+  {
+    name: 'tools',
+    scope: 'chat',
+    type: { kind: 'special', expected: "an array of at most 128 { type: 'function', function: { name, description?, parameters? } }" },
+    defaultDoc: 'none',
+    doc: "functions the model may call (OpenAI's definitions); the chat template shows them, or a system message describes them",
+    http: 'tools',
+  },
+  {
+    name: 'toolChoice',
+    scope: 'chat',
+    type: { kind: 'special', expected: "'auto', 'none', 'required' or { type: 'function', function: { name } }" },
+    defaultDoc: "`'auto'` with tools",
+    doc: "`'required'` and a named function constrain the reply to a call whose arguments match its parameters; `'auto'` reads calls from the model's own format",
+    http: 'tool_choice',
+  },
+  {
+    name: 'parallelToolCalls',
+    scope: 'chat',
+    type: { kind: 'boolean', spelled: 'a boolean' },
+    default: true,
+    defaultDoc: '`true`',
+    doc: "whether `toolChoice: 'required'` may make several calls in one reply",
+    http: 'parallel_tool_calls',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -1,0 +1,126 @@
+/**
+ * Reads tool calls out of a reply as it streams, and hands them on as OpenAI streams them: per call, a
+ * first delta with its id, type and name, then deltas of its arguments. What is not a call is content.
+ */
+import { callOf, type ParsedCall, type ToolCallFormat } from './tool-call-format.js';
+import type { ToolCall } from './tools.js';
+
+/** A piece of a streamed tool call, as OpenAI's `delta.tool_calls[]`. */
+export interface ToolCallDelta {
+  /** Which call of the reply it belongs to (0, 1, ...). */
+  index: number;
+  /** On a call's first delta. */
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
+/**
+ * How a reply holds its calls:
+ * - `named`: constrained to the arguments of one function; the whole reply is the call's arguments.
+ * - `required`: constrained to JSON of `{ name, arguments }` (an array of them when `parallel`).
+ * - `auto`: the model's own format, read by `format`; the reply may be text, calls, or both.
+ */
+export type ToolCallMode =
+  | { kind: 'named'; name: string }
+  | { kind: 'required'; parallel: boolean }
+  | { kind: 'auto'; format: ToolCallFormat };
+
+export interface ReadPiece {
+  /** Content to show now. */
+  text: string;
+  toolCalls: ToolCallDelta[];
+}
+
+export class ToolCallReader {
+  readonly #mode: ToolCallMode;
+  readonly #newId: () => string;
+  // The reply so far, and how much of it went out as content.
+  #reply = '';
+  #shown = 0;
+  #inCall = false;
+  // `named`: the call's id, once its first delta went out.
+  #namedId: string | undefined;
+  #calls = 0;
+
+  constructor(mode: ToolCallMode, newId: () => string) {
+    this.#mode = mode;
+    this.#newId = newId;
+  }
+
+  /** The next piece of the reply's text. */
+  push(text: string): ReadPiece {
+    this.#reply += text;
+    const mode = this.#mode;
+    if (mode.kind === 'named') return { text: '', toolCalls: this.#namedDeltas(text) };
+    if (mode.kind === 'required' || this.#inCall) return { text: '', toolCalls: [] };
+    const { safe, call } = mode.format.scan(this.#reply);
+    const shown = this.#reply.slice(this.#shown, Math.max(this.#shown, safe));
+    this.#shown = Math.max(this.#shown, safe);
+    this.#inCall = call;
+    return { text: shown, toolCalls: [] };
+  }
+
+  /** At the reply's end: what was held back, as content or as calls. */
+  end(): ReadPiece {
+    const mode = this.#mode;
+    if (mode.kind === 'named') return { text: '', toolCalls: this.#namedId === undefined ? this.#namedDeltas('') : [] };
+    const rest = this.#reply.slice(this.#shown);
+    this.#shown = this.#reply.length;
+    const parsed = mode.kind === 'required' ? requiredCalls(rest, mode.parallel) : this.#inCall ? mode.format.parse(rest) : undefined;
+    // A reply that is not a well-formed call (cut by maxTokens, say) is returned as the text it is.
+    if (!parsed) return { text: rest, toolCalls: [] };
+    return { text: parsed.content, toolCalls: parsed.calls.flatMap((call) => this.#wholeCall(call)) };
+  }
+
+  /** Whether a call was handed on. */
+  get called(): boolean {
+    return this.#calls > 0;
+  }
+
+  #namedDeltas(text: string): ToolCallDelta[] {
+    if (this.#mode.kind !== 'named') return [];
+    if (this.#namedId === undefined) {
+      this.#namedId = this.#newId();
+      this.#calls = 1;
+      return [{ index: 0, id: this.#namedId, type: 'function', function: { name: this.#mode.name, arguments: text } }];
+    }
+    return text === '' ? [] : [{ index: 0, function: { arguments: text } }];
+  }
+
+  #wholeCall(call: ParsedCall): ToolCallDelta[] {
+    const index = this.#calls++;
+    return [
+      { index, id: this.#newId(), type: 'function', function: { name: call.name, arguments: '' } },
+      { index, function: { arguments: JSON.stringify(call.arguments) } },
+    ];
+  }
+}
+
+/** The calls of a reply constrained by requiredCallsSchema(). */
+function requiredCalls(text: string, parallel: boolean): { content: string; calls: ParsedCall[] } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const values = parallel && Array.isArray(value) ? value : [value];
+  const calls = values.map(callOf);
+  if (calls.length === 0 || calls.some((call) => call === undefined)) return undefined;
+  return { content: '', calls: calls as ParsedCall[] };
+}
+
+/** The calls that `deltas` (in stream order) add up to. */
+export function assembleToolCalls(deltas: readonly ToolCallDelta[]): ToolCall[] {
+  const calls: ToolCall[] = [];
+  for (const delta of deltas) {
+    if (delta.id !== undefined) {
+      calls[delta.index] = { id: delta.id, type: 'function', function: { name: delta.function.name ?? '', arguments: delta.function.arguments } };
+    } else {
+      const call = calls[delta.index];
+      if (call) call.function.arguments += delta.function.arguments;
+    }
+  }
+  return calls.filter((call) => call !== undefined);
+}
