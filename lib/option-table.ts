@@ -303,6 +303,8 @@ export const OPTIONS = [
       { name: 'json-schema', arg: 'FILE', reads: 'json-schema', help: 'constrain the output to JSON matching the JSON schema in FILE' },
       { name: 'grammar', arg: 'FILE', reads: 'grammar', help: 'constrain the output to the Lark grammar in FILE (llguidance syntax)' },
     ],
+    // OpenAI's shape (json_schema: { name, schema, strict }), read by lib/server/response-format-field.ts.
+    http: 'response_format',
   },
   {
     name: 'truncate',

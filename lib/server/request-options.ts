@@ -117,7 +117,8 @@ export function samplingRequest(body: Body, kind: 'completion' | 'chat', limits:
     option === 'maxTokens' ? maxTokensField : option === 'logprobs' ? logprobsField : findOption(option)?.http;
   const options: GenerateOptions = { maxTokens: (field(body, maxTokensField) ?? limits.defaultMaxTokens) as number };
   for (const spec of optionsOf('generate')) {
-    if (spec.http === undefined || spec.name === 'maxTokens' || spec.name === 'logprobs') continue;
+    // These three are read below, each in its endpoint's or OpenAI's own shape.
+    if (spec.http === undefined || spec.name === 'maxTokens' || spec.name === 'logprobs' || spec.name === 'responseFormat') continue;
     const value = field(body, spec.http);
     if (value !== undefined) (options as Record<string, unknown>)[spec.name] = value;
   }

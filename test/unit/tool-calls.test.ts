@@ -2,7 +2,8 @@
 // takes calls out of a reply, and the schemas that constrain a reply to a call.
 import { Ajv } from 'ajv';
 import { describe, expect, test } from 'vitest';
-import { OptionError } from '../../lib/errors.js';
+import { GrammarUnavailableError, OptionError } from '../../lib/errors.js';
+import { toHttpError } from '../../lib/server/openai-errors.js';
 import { optionsOf } from '../../lib/option-table.js';
 import { requiredCallsLabel, requiredCallsSchema } from '../../lib/tool-calls/call-schema.js';
 import { hermes } from '../../lib/tool-calls/formats/hermes.js';
@@ -221,5 +222,15 @@ describe('the schemas of a required call', () => {
     expect(requiredCallsLabel('/properties/arguments', [weather])).toBe('tools[0].function.parameters');
     expect(requiredCallsLabel('/properties/arguments', [weather, time])).toBeUndefined();
     expect(requiredCallsLabel('', [weather])).toBeUndefined();
+  });
+});
+
+describe('the server', () => {
+  test('answers a constrained request on a build without the grammar engine with a 400 that says how to get it', () => {
+    const error = toHttpError(new GrammarUnavailableError('responseFormat needs the grammar engine (llguidance) ...'));
+    expect(error.status).toBe(400);
+    expect(error.body).toEqual({
+      error: { message: 'responseFormat needs the grammar engine (llguidance) ...', type: 'invalid_request_error', param: null, code: 'grammar_unavailable' },
+    });
   });
 });
