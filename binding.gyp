@@ -9,9 +9,9 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-fexceptions", "-frtti", "-Wall", "-Wextra", "<!@(node scripts/gyp-config.mjs cflags)"],
+      "cflags_cc": ["-fexceptions", "-frtti", "-Wall", "-Wextra", "<!@(node scripts/gyp-config.mjs cflags)", "<!@(node scripts/grammar-engine.mjs cflags)"],
       "ldflags": ["<!@(node scripts/gyp-config.mjs ldflags)"],
-      "libraries": ["<!@(node scripts/gyp-config.mjs libraries)"]
+      "libraries": ["<!@(node scripts/gyp-config.mjs libraries)", "<!@(node scripts/grammar-engine.mjs libraries)"]
     }
   ]
 }

@@ -46,10 +46,16 @@ export interface NativeModelSpec {
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */
 export type NativeSampling = ResolvedSampling;
 
-/** A compiled constraint (a grammar engine matcher in its start state), cloned for every request that uses it. */
+/**
+ * A compiled constraint (the grammar engine's matcher in its start state, cloned for every request that uses
+ * it): an opaque native handle, only passed back to generate().
+ */
 export interface NativeConstraint {
-  readonly kind: 'json_schema' | 'regex' | 'lark';
+  readonly __nativeConstraint: never;
 }
+
+/** The grammar engine's kinds of constraint. */
+export type NativeConstraintKind = 'json_schema' | 'regex' | 'lark';
 
 export interface NativeGenerationRequest {
   tokens: Int32Array;
@@ -87,7 +93,7 @@ export interface NativeModel {
    * Compiles a constraint against the model's vocabulary, on a worker thread. Rejects with code
    * ERR_INVALID_ARGUMENT and the engine's message when it cannot, ERR_GRAMMAR_UNAVAILABLE without the engine.
    */
-  compileConstraint(kind: NativeConstraint['kind'], source: string): Promise<NativeConstraint>;
+  compileConstraint(kind: NativeConstraintKind, source: string): Promise<NativeConstraint>;
   stats(): NativeStats;
   /** Ends a request at the next step with finish reason "abort". Unknown ids are ignored. */
   cancel(requestId: number): void;

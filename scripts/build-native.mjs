@@ -96,6 +96,8 @@ export function buildWithNodeGyp() {
   if (dir) args.push(`--nodedir=${dir}`);
   // The staged scripts/libtorch.mjs would look for .venv inside the stage; point it at the real one.
   const env = process.env.TORCH_GEN_LIBTORCH || process.env.TORCH_GEN_PYTHON ? {} : { TORCH_GEN_LIBTORCH: torch.dir };
+  // The grammar engine's cargo build is shared with the cmake-js build rather than redone in the stage.
+  env.TORCH_GEN_GRAMMAR_TARGET = process.env.TORCH_GEN_GRAMMAR_TARGET || join(projectRoot, 'build', 'grammar');
   const result = spawnSync(process.execPath, args, { cwd: stage, stdio: 'inherit', env: { ...process.env, ...env } });
   if (result.status !== 0) {
     console.error(`torch-gen: node-gyp build failed (exit ${result.status})`);

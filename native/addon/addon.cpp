@@ -34,8 +34,12 @@ Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
     throw Napi::TypeError::New(env, "loadModel(spec, onEvents) expects an object and a function");
   }
-  ModelSpec spec = ReadModelSpec(info[0].As<Napi::Object>());
-  auto* worker = new LoadWorker(env, std::move(spec), info[1].As<Napi::Function>());
+  Napi::Object object = info[0].As<Napi::Object>();
+  ModelSpec spec = ReadModelSpec(object);
+  // The grammar engine's vocabulary: optional, so that a spec without it loads a model without constraints.
+  std::string tokenizer_json = object.Get("tokenizerPath").IsString() ? object.Get("tokenizerPath").As<Napi::String>().Utf8Value() : "";
+  std::vector<int64_t> eos = object.Has("eosTokenIds") ? ReadTokenIds(object, "eosTokenIds") : std::vector<int64_t>{};
+  auto* worker = new LoadWorker(env, std::move(spec), std::move(tokenizer_json), std::move(eos), info[1].As<Napi::Function>());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -14,6 +14,7 @@ Napi::Function AddonModel::DefineClass(Napi::Env env) {
   return ObjectWrap<AddonModel>::DefineClass(env, "AddonModel",
                                              {
                                                  InstanceMethod<&AddonModel::Generate>("generate"),
+                                                 InstanceMethod<&AddonModel::CompileConstraintJs>("compileConstraint"),
                                                  InstanceMethod<&AddonModel::Cancel>("cancel"),
                                                  InstanceMethod<&AddonModel::Stats>("stats"),
                                                  InstanceMethod<&AddonModel::StopNow>("stopNow"),
@@ -23,9 +24,10 @@ Napi::Function AddonModel::DefineClass(Napi::Env env) {
 
 AddonModel::AddonModel(const Napi::CallbackInfo& info) : ObjectWrap<AddonModel>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsFunction()) {
+  if (info.Length() < 3 || !info[0].IsExternal() || !info[1].IsFunction() || !info[2].IsExternal()) {
     throw Napi::TypeError::New(env, "AddonModel cannot be constructed directly; use loadModel()");
   }
+  grammar_ = *info[2].As<Napi::External<ModelGrammar>>().Data();
   auto* loaded = info[0].As<Napi::External<std::unique_ptr<Engine>>>().Data();
   if (loaded == nullptr || !*loaded) throw Napi::Error::New(env, "AddonModel: the loaded engine was already taken");
 
@@ -74,6 +76,8 @@ Napi::Value AddonModel::Generate(const Napi::CallbackInfo& info) {
   if (disposing_ || !engine_) throw MakeError(env, {codes::kDisposed, "the model has been disposed"});
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "generate() expects a request object");
   GenerationRequest request = ReadGenerationRequest(info[0].As<Napi::Object>());
+  Napi::Value constraint = info[0].As<Napi::Object>().Get("constraint");
+  if (!constraint.IsUndefined()) request.constraint = StartConstraint(env, constraint, grammar_);
   request.id = next_request_id_++;
   const uint64_t id = request.id;
   auto failure = Guarded("generate", codes::kInvalidArgument, [&] { engine_->Submit(std::move(request)); });
@@ -84,6 +88,12 @@ Napi::Value AddonModel::Generate(const Napi::CallbackInfo& info) {
   }
   open_requests_.insert(id);
   return Napi::Number::New(env, static_cast<double>(id));
+}
+
+Napi::Value AddonModel::CompileConstraintJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposing_ || !engine_) throw MakeError(env, {codes::kDisposed, "the model has been disposed"});
+  return CompileConstraint(env, grammar_, info[0], info[1]);
 }
 
 Napi::Value AddonModel::Cancel(const Napi::CallbackInfo& info) {

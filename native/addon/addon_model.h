@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/engine.h"
+#include "addon_constraint.h"
 
 namespace torchgen {
 
@@ -19,7 +20,7 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   static Napi::Function DefineClass(Napi::Env env);
 
   // Called from LoadWorker only: info[0] is an External holding the loaded Engine (not yet started),
-  // info[1] the function that receives every batch of events.
+  // info[1] the function that receives every batch of events, info[2] an External of its ModelGrammar.
   explicit AddonModel(const Napi::CallbackInfo& info);
   ~AddonModel() override;
 
@@ -39,6 +40,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
 
   // generate({ tokens, maxTokens, stopTokenIds, sampling }) -> request id
   Napi::Value Generate(const Napi::CallbackInfo& info);
+  // compileConstraint(kind, source) -> Promise<External> (addon_constraint.h)
+  Napi::Value CompileConstraintJs(const Napi::CallbackInfo& info);
   // cancel(requestId)
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   // stats() -> EngineStats as StatsToJs (convert.cpp) writes them
@@ -53,6 +56,7 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   friend class DisposeWorker;
 
   std::unique_ptr<Engine> engine_;
+  ModelGrammar grammar_;  // constrained decoding: the vocabulary in the grammar engine, or why there is none
   EventsFunction events_;
   EventChannel* channel_ = nullptr;  // owned by events_, deleted when it closes
   uint64_t next_request_id_ = 1;

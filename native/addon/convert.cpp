@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "../core/grammar_vocabulary.h"
 #include "option_bounds.h"
 
 namespace torchgen {
@@ -182,6 +183,7 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   cpu.Set("avx512Bf16", info.cpu_avx512_bf16);
   cpu.Set("amx", info.cpu_amx);
   object.Set("cpuFeatures", cpu);
+  object.Set("grammarEngine", GrammarEngineName());
   return object;
 }
 

@@ -2,15 +2,19 @@
 
 #include "../core/backend_settings.h"
 #include "../core/engine.h"
+#include "../core/grammar_vocabulary.h"
 #include "../core/model.h"
 #include "addon_state.h"
 #include "convert.h"
 
 namespace torchgen {
 
-LoadWorker::LoadWorker(Napi::Env env, ModelSpec spec, Napi::Function on_events)
+LoadWorker::LoadWorker(Napi::Env env, ModelSpec spec, std::string tokenizer_json, std::vector<int64_t> eos_token_ids,
+                       Napi::Function on_events)
     : Napi::AsyncWorker(env, "torch-gen:load"),
       spec_(std::move(spec)),
+      tokenizer_json_(std::move(tokenizer_json)),
+      eos_token_ids_(std::move(eos_token_ids)),
       on_events_(Napi::Persistent(on_events)),
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
@@ -20,6 +24,14 @@ void LoadWorker::Execute() {
                        ApplyBackendSettings(ResolveDevice(spec_.device));
                        engine_ = std::make_unique<Engine>(Model::Load(spec_));
                      });
+  if (failure_) return;
+  // The vocabulary is handed to the grammar engine once, here. A model loads without it (an addon built
+  // without the engine, a tokenizer it cannot read): only constrained requests are refused, saying why.
+  auto unavailable = Guarded("constrained decoding is unavailable for this model", codes::kGrammarUnavailable, [&] {
+    if (tokenizer_json_.empty()) throw TorchGenError(codes::kGrammarUnavailable, "no tokenizer.json was given");
+    grammar_.vocabulary = GrammarVocabulary::Load(tokenizer_json_, spec_.vocab_size, eos_token_ids_);
+  });
+  if (unavailable) grammar_.unavailable = {codes::kGrammarUnavailable, unavailable->message, false};
 }
 
 void LoadWorker::OnOK() {
@@ -31,7 +43,8 @@ void LoadWorker::OnOK() {
   try {
     // The constructor takes the engine out of this External; whatever it leaves is freed with engine_.
     auto external = Napi::External<std::unique_ptr<Engine>>::New(env, &engine_);
-    Napi::Object handle = GetAddonState(env).model_constructor.New({external, on_events_.Value()});
+    auto grammar = Napi::External<ModelGrammar>::New(env, &grammar_);
+    Napi::Object handle = GetAddonState(env).model_constructor.New({external, on_events_.Value(), grammar});
     deferred_.Resolve(handle);
   } catch (const Napi::Error& error) {
     deferred_.Reject(error.Value());

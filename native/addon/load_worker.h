@@ -6,9 +6,12 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "../core/failure.h"
 #include "../core/model_spec.h"
+#include "addon_constraint.h"
 
 namespace torchgen {
 
@@ -16,7 +19,9 @@ class Engine;
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, ModelSpec spec, Napi::Function on_events);
+  // `tokenizer_json` and `eos_token_ids` give the grammar engine its vocabulary ('' for none).
+  LoadWorker(Napi::Env env, ModelSpec spec, std::string tokenizer_json, std::vector<int64_t> eos_token_ids,
+             Napi::Function on_events);
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
@@ -25,6 +30,9 @@ class LoadWorker : public Napi::AsyncWorker {
 
  private:
   ModelSpec spec_;
+  std::string tokenizer_json_;
+  std::vector<int64_t> eos_token_ids_;
+  ModelGrammar grammar_;
   Napi::FunctionReference on_events_;
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<Engine> engine_;

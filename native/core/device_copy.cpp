@@ -26,6 +26,11 @@ at::Tensor HostToDevice(const std::vector<int64_t>& values, const std::vector<in
   return Copy(values, shape, at::kLong, device);
 }
 
+at::Tensor HostToDevice(const std::vector<int32_t>& values, const std::vector<int64_t>& shape,
+                        const c10::Device& device) {
+  return Copy(values, shape, at::kInt, device);
+}
+
 at::Tensor HostToDevice(const std::vector<float>& values, const std::vector<int64_t>& shape,
                         const c10::Device& device) {
   return Copy(values, shape, at::kFloat, device);

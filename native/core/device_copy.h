@@ -15,6 +15,10 @@ namespace torchgen {
 at::Tensor HostToDevice(const std::vector<int64_t>& values, const std::vector<int64_t>& shape,
                         const c10::Device& device);
 
+// The same for int32 values (a bitmask's 32-bit words, bit patterns kept).
+at::Tensor HostToDevice(const std::vector<int32_t>& values, const std::vector<int64_t>& shape,
+                        const c10::Device& device);
+
 // The same for float32 values.
 at::Tensor HostToDevice(const std::vector<float>& values, const std::vector<int64_t>& shape,
                         const c10::Device& device);

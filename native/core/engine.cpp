@@ -7,6 +7,8 @@
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 
+#include "constraint.h"
+#include "constraint_masks.h"
 #include "decode_graphs.h"
 #include "device_copy.h"
 #include "engine_stream.h"
@@ -36,9 +38,17 @@ TokenEvent ErrorEvent(uint64_t id, const Failure& failure) {
   return {id, {}, {}, FinishReason::kError, failure.code, failure.message};
 }
 
+template <typename Row>
+std::vector<std::shared_ptr<Constraint>> ConstraintsOf(const std::vector<Row*>& rows) {
+  std::vector<std::shared_ptr<Constraint>> constraints(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) constraints[i] = rows[i]->request.constraint;
+  return constraints;
+}
+
 }  // namespace
 
-Engine::Engine(std::unique_ptr<Model> model) : spec_(model->spec()), model_(std::move(model)) {
+Engine::Engine(std::unique_ptr<Model> model)
+    : spec_(model->spec()), model_(std::move(model)), masks_(std::make_unique<ConstraintMasks>(spec_.vocab_size)) {
   if (spec_.interface == ModelInterface::kKvCache) {
     cache_ = model_->AllocateCache();
     if (spec_.cuda_graphs && model_->device().is_cuda()) {
@@ -238,8 +248,10 @@ std::vector<SampledToken> Engine::Sample(const at::Tensor& logits, const std::ve
     sampler_rows[i] = {&rows[i]->request.sampling, &rows[i]->request.prompt, &rows[i]->generated,
                        static_cast<int64_t>(rows[i]->generated.size())};
   }
-  return SampleBatch(logits, sampler_rows);
+  return SampleBatch(logits, sampler_rows, masks_->Take(ConstraintsOf(rows), logits.device()));
 }
+
+void Engine::BeginMasks(const std::vector<Active*>& rows) { masks_->Begin(ConstraintsOf(rows)); }
 
 bool Engine::Accept(Active& active, SampledToken token, std::vector<TokenEvent>& events) {
   const int64_t id = token.id;
@@ -248,8 +260,15 @@ bool Engine::Accept(Active& active, SampledToken token, std::vector<TokenEvent>&
   const int64_t length = static_cast<int64_t>(active.request.prompt.size() + active.generated.size());
   const auto& stops = active.request.stop_token_ids;
   FinishReason finish = FinishReason::kNone;
+  Constraint* constraint = active.request.constraint.get();
+  const Constraint::Step step = constraint != nullptr ? constraint->Commit(id) : Constraint::Step::kContinue;
   if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
     finish = FinishReason::kStop;
+  } else if (step == Constraint::Step::kError) {
+    Emit(ErrorEvent(active.request.id, {codes::kInternal, "constrained decoding failed: " + constraint->error()}), events);
+    return true;
+  } else if (step == Constraint::Step::kComplete) {
+    finish = FinishReason::kStop;  // the format is complete; its last token is text, not a stop token
   } else if (static_cast<int64_t>(active.generated.size()) >= active.request.max_tokens ||
              length >= spec_.max_context) {
     finish = FinishReason::kLength;
@@ -294,11 +313,12 @@ void Engine::PrefillWithCache(std::vector<TokenEvent>& events) {
     for (int64_t i = 0; i < count; ++i) positions[i] = start + i;
     std::vector<SampledToken> sampled;
     cache_->NoteWritten(PrefillSlot(), 1, start + count);
+    if (last_chunk) BeginMasks({&active});
     auto failure = Guarded("prefill failed", codes::kInternal, [&] {
       at::Tensor logits = model_->ForwardWithCache(HostToDevice(tokens, {1, count}, model_->device()),
                                                    HostToDevice(positions, {1, count}, model_->device()), *cache_,
                                                    PrefillSlot(), start + count);  // [1, V]
-      if (last_chunk) sampled = Sample(logits, {&active});
+      if (last_chunk) sampled = Sample(logits, {&active});  // its mask was begun before the forward
     });
     budget -= count;
     if (failure) {
@@ -332,6 +352,7 @@ std::vector<SampledToken> Engine::DecodeRows(const std::vector<Active*>& rows, i
   at::Tensor token_tensor = HostToDevice(tokens, {count, 1}, model_->device());
   at::Tensor position_tensor = HostToDevice(positions, {count, 1}, model_->device());
   cache_->NoteWritten(first_row, count, kv_len);  // before the forward: a failed one may have written too
+  BeginMasks(rows);
   at::Tensor logits;  // [B, V]
   if (graphs_ && first_row == 0) logits = graphs_->Forward(token_tensor, position_tensor, kv_len);
   if (!logits.defined()) {

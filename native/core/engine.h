@@ -25,6 +25,7 @@
 
 namespace torchgen {
 
+class ConstraintMasks;
 class DecodeGraphs;
 class KvCache;
 class Model;
@@ -121,8 +122,11 @@ class Engine {
   // next. Throws on failure.
   std::vector<SampledToken> DecodeRows(const std::vector<Active*>& rows, int64_t first_row);
   void Emit(TokenEvent event, std::vector<TokenEvent>& events);
-  // Samples one token per row from logits [B, V] for active requests `rows`.
+  // Samples one token per row from logits [B, V] for active requests `rows`, within each constrained row's
+  // allowed tokens (constraint_masks.h).
   std::vector<SampledToken> Sample(const at::Tensor& logits, const std::vector<Active*>& rows);
+  // Hook of constrained decoding: starts computing the rows' masks, to overlap the forward pass that follows.
+  void BeginMasks(const std::vector<Active*>& rows);
   // Records a sampled token, emits it, and says whether the request is finished.
   bool Accept(Active& active, SampledToken token, std::vector<TokenEvent>& events);
   // Removes finished rows (indices into active_) keeping the cache slots packed.
@@ -138,6 +142,7 @@ class Engine {
   std::unique_ptr<Model> model_;
   std::unique_ptr<KvCache> cache_;  // kv-cache interface only
   std::unique_ptr<DecodeGraphs> graphs_;  // CUDA with graphs enabled only
+  std::unique_ptr<ConstraintMasks> masks_;  // constrained decoding's bitmasks, per step
   EventSink sink_;
 
   std::mutex mutex_;

@@ -19,6 +19,7 @@ inline constexpr const char* kContextLength = "ERR_CONTEXT_LENGTH";
 inline constexpr const char* kDisposed = "ERR_DISPOSED";
 inline constexpr const char* kQueueFull = "ERR_QUEUE_FULL";
 inline constexpr const char* kInternal = "ERR_INTERNAL";
+inline constexpr const char* kGrammarUnavailable = "ERR_GRAMMAR_UNAVAILABLE";
 }  // namespace codes
 
 struct Failure {

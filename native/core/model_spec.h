@@ -3,12 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "sampling_params.h"
 
 namespace torchgen {
+
+class Constraint;
 
 enum class ModelInterface { kLogits, kKvCache };
 
@@ -46,6 +49,8 @@ struct GenerationRequest {
   int64_t max_tokens = 0;       // >= 1
   std::vector<int64_t> stop_token_ids;
   SamplingParams sampling;
+  // Constrained decoding (the responseFormat option): this request's grammar state, null for free text.
+  std::shared_ptr<Constraint> constraint;
 };
 
 }  // namespace torchgen

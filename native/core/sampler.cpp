@@ -43,9 +43,11 @@ int64_t StreamKey(uint64_t seed, int64_t step) {
 at::Tensor ExponentialNoise(const at::Tensor& keys, int64_t vocab, const at::TensorOptions& long_options) {
   at::Tensor token = at::arange(vocab, long_options).unsqueeze(0);                  // [1, V]
   at::Tensor x = Hash32(at::bitwise_xor(keys.unsqueeze(1), at::bitwise_and(token * 0x9e3779b1LL, kMask32)));
-  // 24 bits, so that float32 holds u exactly and u is never 0 or 1.
+  // 24 bits and a half, so that u is never 0; float32 rounds the top value, (2^24 - 0.5) / 2^24, up to exactly 1,
+  // whose noise would be 0: log(0) = -inf made that token win outright (+inf) about once in 340 steps of a
+  // 49k vocabulary, and a NaN where it was filtered or masked (-inf + inf). The clamp keeps it below 1.
   at::Tensor u = (at::bitwise_right_shift(x, 8).to(at::kFloat) + 0.5F) / static_cast<float>(1 << 24);  // [B, V]
-  return -at::log(u);
+  return -at::log(u.clamp_max_(1.0F - 1.0F / static_cast<float>(1 << 24)));
 }
 
 bool AnyRow(const std::vector<SamplerRow>& rows, bool (*predicate)(const SamplingParams&)) {
@@ -94,9 +96,20 @@ void ApplyPenalties(at::Tensor& logits, const std::vector<SamplerRow>& rows) {
   }
 }
 
-at::Tensor ProcessLogits(const at::Tensor& raw, const std::vector<SamplerRow>& rows) {
+void ApplyAllowedMask(at::Tensor& logits, const at::Tensor& allowed) {
+  const int64_t vocab = logits.size(1);
+  // Bit b of word w is token 32 w + b: shift each word right by 0..31 and keep the low bit.
+  at::Tensor shifts = at::arange(32, allowed.options());                                        // [32] int32
+  at::Tensor bits = at::bitwise_and(at::bitwise_right_shift(allowed.unsqueeze(2), shifts), 1);  // [B, W, 32]
+  at::Tensor refused = bits.flatten(1).narrow(1, 0, vocab).eq(0);                               // [B, V] bool
+  logits.masked_fill_(refused, -std::numeric_limits<float>::infinity());
+}
+
+at::Tensor ProcessLogits(const at::Tensor& raw, const std::vector<SamplerRow>& rows, const at::Tensor& allowed) {
   at::Tensor logits = raw.clone();  // [B, V] float32
   ApplyPenalties(logits, rows);
+  // Before temperature and the filters, so that top-k, top-p and min-p choose among the allowed tokens.
+  if (allowed.defined()) ApplyAllowedMask(logits, allowed);
   const at::Device device = logits.device();
   const int64_t vocab = logits.size(1);
   // Greedy rows are divided by 1; their argmax is taken before filtering anyway.
@@ -123,13 +136,14 @@ at::Tensor ProcessLogits(const at::Tensor& raw, const std::vector<SamplerRow>& r
   return at::empty_like(logits).scatter_(1, order, sorted);
 }
 
-std::vector<SampledToken> SampleBatch(const at::Tensor& raw, const std::vector<SamplerRow>& rows) {
+std::vector<SampledToken> SampleBatch(const at::Tensor& raw, const std::vector<SamplerRow>& rows,
+                                      const at::Tensor& allowed) {
   const int64_t batch = raw.size(0);
   const int64_t vocab = raw.size(1);
   const at::Device device = raw.device();
   const auto long_options = at::TensorOptions().dtype(at::kLong).device(device);
 
-  at::Tensor processed = ProcessLogits(raw, rows);  // [B, V]
+  at::Tensor processed = ProcessLogits(raw, rows, allowed);  // [B, V]
   at::Tensor chosen;                                // [B] int64
   const bool any_random = AnyRow(rows, [](const SamplingParams& p) { return p.temperature > 0; });
   at::Tensor greedy = processed.argmax(-1);  // temperature-1 rows: argmax of the penalised logits

@@ -32,12 +32,19 @@ struct SampledToken {
   std::vector<std::pair<int64_t, float>> top;
 };
 
-// logits: [B, V] float32 on any device; rows.size() == B. One device-to-host copy in all.
-std::vector<SampledToken> SampleBatch(const at::Tensor& logits, const std::vector<SamplerRow>& rows);
+// logits: [B, V] float32 on any device; rows.size() == B. One device-to-host copy in all. `allowed`, when
+// defined, is the constrained decoding's bitmask [B, ceil(V / 32)] int32 on the logits' device (bit id % 32
+// of word id / 32 set where token id may be drawn; all bits set for a free row, which it leaves untouched).
+std::vector<SampledToken> SampleBatch(const at::Tensor& logits, const std::vector<SamplerRow>& rows,
+                                      const at::Tensor& allowed = at::Tensor());
 
-// The penalised and filtered logits that SampleBatch draws from ([B, V] float32, -inf where filtered,
-// temperature applied), exposed for tests that compare them with Hugging Face's logits processors.
-at::Tensor ProcessLogits(const at::Tensor& logits, const std::vector<SamplerRow>& rows);
+// The penalised, masked and filtered logits that SampleBatch draws from ([B, V] float32, -inf where
+// filtered, temperature applied), exposed for tests that compare them with Hugging Face's logits processors.
+at::Tensor ProcessLogits(const at::Tensor& logits, const std::vector<SamplerRow>& rows,
+                         const at::Tensor& allowed = at::Tensor());
+
+// Sets the logits of tokens that `allowed` (the bitmask above) leaves out to -inf, in place.
+void ApplyAllowedMask(at::Tensor& logits, const at::Tensor& allowed);
 
 // Applies the repetition, presence and frequency penalties of each row, in place (the first stage of
 // ProcessLogits).

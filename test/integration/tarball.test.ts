@@ -112,6 +112,7 @@ describe('npm package › the tarball', () => {
       'scripts/libtorch.mjs',
       'scripts/build-native.mjs',
       'scripts/gyp-config.mjs',
+      'scripts/grammar-engine.mjs',
       'python/requirements.txt',
       'python/torch_gen_export/__main__.py',
     ];
