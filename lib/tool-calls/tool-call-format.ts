@@ -47,11 +47,20 @@ function partialMarker(text: string, marker: string): number {
   return 0;
 }
 
-/** ToolCallFormat.scan() of a format whose calls begin with `marker`, anywhere in the reply. */
+/** `end`, moved back over the blanks before it. */
+function beforeBlanks(text: string, end: number): number {
+  while (end > 0 && /\s/.test(text[end - 1] as string)) end--;
+  return end;
+}
+
+/**
+ * ToolCallFormat.scan() of a format whose calls begin with `marker`, anywhere in the reply. Blanks are
+ * held back too: those before a call belong to neither the content nor the call.
+ */
 export function scanForMarker(text: string, marker: string): { safe: number; call: boolean } {
   const at = text.indexOf(marker);
-  if (at >= 0) return { safe: at, call: true };
-  return { safe: text.length - partialMarker(text, marker), call: false };
+  if (at >= 0) return { safe: beforeBlanks(text, at), call: true };
+  return { safe: beforeBlanks(text, text.length - partialMarker(text, marker)), call: false };
 }
 
 /** `{ name, arguments }` (or Llama's `parameters`), the arguments an object or a JSON string of one. */

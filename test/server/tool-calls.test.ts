@@ -29,7 +29,7 @@ const weather: ChatCompletionTool = {
 };
 const time: ChatCompletionTool = {
   type: 'function',
-  function: { name: 'get_time', description: 'Get the time in a time zone', parameters: { type: 'object', properties: { zone: { type: 'string', maxLength: 40 } }, required: ['zone'] } },
+  function: { name: 'get_time', description: 'Get the time in a time zone', parameters: { type: 'object', properties: { zone: { type: 'string', maxLength: 40 } }, required: ['zone'], additionalProperties: false } },
 };
 const validArguments = ajv.compile(weather.function.parameters!);
 
@@ -231,8 +231,15 @@ describe('400s in OpenAI\'s shape', () => {
   test('tools on /v1/completions are refused; response_format is taken there too', async () => {
     const tools = await failure(() => client.completions.create({ model: 'smollm2', prompt: 'x', tools: [weather] } as never));
     expect(tools.error).toEqual({ message: 'tools: only /v1/chat/completions calls tools', type: 'invalid_request_error', param: 'tools', code: 'unsupported_parameter' });
-    const completion = await client.completions.create({ model: 'smollm2', prompt: 'The capital of France as JSON:', max_tokens: 60, temperature: 0, response_format: { type: 'json_object' } } as never);
+    const capital = { type: 'object', properties: { capital: { type: 'string', maxLength: 30 } }, required: ['capital'], additionalProperties: false };
+    const completion = await client.completions.create({
+      model: 'smollm2',
+      prompt: 'The capital of France, as JSON:',
+      max_tokens: 60,
+      temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: 'capital', schema: capital } },
+    } as never);
     expect(completion.choices[0]!.finish_reason).toBe('stop');
-    expect(JSON.parse(completion.choices[0]!.text)).toBeTypeOf('object');
+    expect(ajv.validate(capital, JSON.parse(completion.choices[0]!.text))).toBe(true);
   });
 });
