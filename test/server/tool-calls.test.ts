@@ -214,6 +214,7 @@ describe('400s in OpenAI\'s shape', () => {
     ['response_format with a constraining tool_choice', { tools: [weather], tool_choice: 'required', response_format: { type: 'json_object' } }, { message: "response_format: cannot be combined with toolChoice 'required' or a named function, which constrain the reply to a call themselves", param: 'response_format', code: 'invalid_value' }],
     ['a tool result answering no call', { messages: [...user, { role: 'tool', tool_call_id: 'call_9', content: '1' }] }, { message: 'messages[1].tool_call_id: answers the call "call_9", which no earlier assistant message made', param: 'messages', code: 'invalid_value' }],
     ['tool call arguments that are not JSON', { messages: [...user, { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{city' } }] }] }, { message: 'messages[1].tool_calls[0].function.arguments: expected a JSON string of an object, received "{city"', param: 'messages', code: 'invalid_value' }],
+    ['the deprecated function_call', { function_call: 'auto' }, { message: 'function_call: the deprecated function-calling fields are not supported; use tools and tool_choice', param: 'function_call', code: 'unsupported_parameter' }],
     ['a message of an unknown role', { messages: [{ role: 'function', content: 'x' }] }, { message: "messages[0].role: expected 'system', 'developer', 'user', 'assistant' or 'tool', received \"function\"", param: 'messages', code: 'invalid_value' }],
   ];
   test.each(cases)('%s', async (_what, fields, expected) => {
