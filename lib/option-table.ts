@@ -343,7 +343,7 @@ export const OPTIONS = [
     type: { kind: 'boolean', spelled: 'a boolean' },
     default: true,
     defaultDoc: '`true`',
-    doc: "whether `toolChoice: 'required'` may make several calls in one reply",
+    doc: "whether a reply may make several calls: false constrains `'required'` to one, and keeps an `'auto'` reply's first",
     http: 'parallel_tool_calls',
   },
 ] as const satisfies readonly OptionSpec[];

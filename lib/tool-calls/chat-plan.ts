@@ -48,7 +48,7 @@ export function planChat(template: ChatTemplate, messages: readonly ChatMessage[
       debug("toolChoice 'auto': the chat template defines no tool-call format torch-gen reads; the reply is text");
       return { prompt };
     }
-    return { prompt, reader: new ToolCallReader({ kind: 'auto', format }, newId) };
+    return { prompt, reader: new ToolCallReader({ kind: 'auto', format, parallel: tools.parallel }, newId) };
   }
   if (choice === 'required') {
     return {

@@ -19,12 +19,13 @@ export interface ToolCallDelta {
  * How a reply holds its calls:
  * - `named`: constrained to the arguments of one function; the whole reply is the call's arguments.
  * - `required`: constrained to JSON of `{ name, arguments }` (an array of them when `parallel`).
- * - `auto`: the model's own format, read by `format`; the reply may be text, calls, or both.
+ * - `auto`: the model's own format, read by `format`; the reply may be text, calls, or both (only its
+ *   first call unless `parallel`).
  */
 export type ToolCallMode =
   | { kind: 'named'; name: string }
   | { kind: 'required'; parallel: boolean }
-  | { kind: 'auto'; format: ToolCallFormat };
+  | { kind: 'auto'; format: ToolCallFormat; parallel: boolean };
 
 export interface ReadPiece {
   /** Content to show now. */
@@ -70,7 +71,8 @@ export class ToolCallReader {
     const parsed = mode.kind === 'required' ? requiredCalls(rest, mode.parallel) : this.#inCall ? mode.format.parse(rest) : undefined;
     // A reply that is not a well-formed call (cut by maxTokens, say) is returned as the text it is.
     if (!parsed) return { text: rest, toolCalls: [] };
-    return { text: parsed.content, toolCalls: parsed.calls.flatMap((call) => this.#wholeCall(call)) };
+    const calls = mode.parallel ? parsed.calls : parsed.calls.slice(0, 1);
+    return { text: parsed.content, toolCalls: calls.flatMap((call) => this.#wholeCall(call)) };
   }
 
   /** Whether a call was handed on. */

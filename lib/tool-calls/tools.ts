@@ -49,7 +49,8 @@ export interface ToolOptions {
    */
   toolChoice?: ToolChoice;
   /**
-   * Whether `'required'` may produce several calls in one reply. Default true; false constrains it to one.
+   * Whether a reply may make several calls. Default true; false constrains `'required'` to one call, and
+   * keeps only the first call of an `'auto'` reply.
    */
   parallelToolCalls?: boolean;
 }

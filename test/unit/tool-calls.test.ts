@@ -151,7 +151,7 @@ describe('ToolCallReader', () => {
   const call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "巴黎"}}\n</tool_call>';
 
   test.each([1, 3, 1000])("'auto' streams the content before a call, holds the call back, and hands it on whole (pieces of %i)", (size) => {
-    const { text, pieces } = read({ kind: 'auto', format: hermes }, `好的 <tool_c${'x'}> then${call}`, size);
+    const { text, pieces } = read({ kind: 'auto', format: hermes, parallel: true }, `好的 <tool_c${'x'}> then${call}`, size);
     expect(text).toBe('好的 <tool_cx> then');
     // Nothing that could begin the marker went out before the marker was ruled out.
     const shownSoFar = pieces.map((piece) => piece.text);
@@ -164,19 +164,27 @@ describe('ToolCallReader', () => {
   });
 
   test("'auto' returns a reply without calls as text, a held-back marker prefix included", () => {
-    expect(read({ kind: 'auto', format: hermes }, 'Just text <tool_', 4)).toMatchObject({ text: 'Just text <tool_' });
-    const broken = read({ kind: 'auto', format: hermes }, 'x<tool_call>{"name": "f", "argu', 5);
+    expect(read({ kind: 'auto', format: hermes, parallel: true }, 'Just text <tool_', 4)).toMatchObject({ text: 'Just text <tool_' });
+    const broken = read({ kind: 'auto', format: hermes, parallel: true }, 'x<tool_call>{"name": "f", "argu', 5);
     expect(broken.text).toBe('x<tool_call>{"name": "f", "argu');
     expect(broken.pieces.every((piece) => piece.toolCalls.length === 0)).toBe(true);
   });
 
   test("'auto' with Llama's format holds back a reply that opens like a call, and lets text through", () => {
-    expect(read({ kind: 'auto', format: llama3Json }, 'Paris is sunny.', 2).text).toBe('Paris is sunny.');
-    const called = read({ kind: 'auto', format: llama3Json }, '<|python_tag|>{"name": "get_time", "parameters": {}}', 3);
+    expect(read({ kind: 'auto', format: llama3Json, parallel: true }, 'Paris is sunny.', 2).text).toBe('Paris is sunny.');
+    const called = read({ kind: 'auto', format: llama3Json, parallel: true }, '<|python_tag|>{"name": "get_time", "parameters": {}}', 3);
     expect(called.text).toBe('');
     expect(assembleToolCalls(called.pieces.flatMap((piece) => piece.toolCalls))).toEqual([
       { id: 'call_0', type: 'function', function: { name: 'get_time', arguments: '{}' } },
     ]);
+  });
+
+  test("'auto' without parallel calls keeps the first call of a reply that makes two", () => {
+    const two = '<tool_call>{"name": "get_time", "arguments": {}}</tool_call><tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>';
+    const calls = (parallel: boolean) =>
+      assembleToolCalls(read({ kind: 'auto', format: hermes, parallel }, two, 9).pieces.flatMap((piece) => piece.toolCalls)).map((call) => call.function.name);
+    expect(calls(true)).toEqual(['get_time', 'get_weather']);
+    expect(calls(false)).toEqual(['get_time']);
   });
 
   test("'named' streams the reply as the call's arguments: first delta with id, type and name", () => {
