@@ -2,7 +2,8 @@
  * Reads tool calls out of a reply as it streams, and hands them on as OpenAI streams them: per call, a
  * first delta with its id, type and name, then deltas of its arguments. What is not a call is content.
  */
-import { callOf, type ParsedCall, type ToolCallFormat } from './tool-call-format.js';
+import { CallJsonScanner } from './call-json-scanner.js';
+import type { ParsedCall, ToolCallFormat } from './tool-call-format.js';
 import type { ToolCall } from './tools.js';
 
 /** A piece of a streamed tool call, as OpenAI's `delta.tool_calls[]`. */
@@ -42,11 +43,14 @@ export class ToolCallReader {
   #inCall = false;
   // `named`: the call's id, once its first delta went out.
   #namedId: string | undefined;
+  // `required`: its calls, read as they stream.
+  readonly #scanner: CallJsonScanner | undefined;
   #calls = 0;
 
   constructor(mode: ToolCallMode, newId: () => string) {
     this.#mode = mode;
     this.#newId = newId;
+    if (mode.kind === 'required') this.#scanner = new CallJsonScanner(mode.parallel, newId);
   }
 
   /** The next piece of the reply's text. */
@@ -54,7 +58,8 @@ export class ToolCallReader {
     this.#reply += text;
     const mode = this.#mode;
     if (mode.kind === 'named') return { text: '', toolCalls: this.#namedDeltas(text) };
-    if (mode.kind === 'required' || this.#inCall) return { text: '', toolCalls: [] };
+    if (mode.kind === 'required') return { text: '', toolCalls: (this.#scanner as CallJsonScanner).push(text) };
+    if (this.#inCall) return { text: '', toolCalls: [] };
     const { safe, call } = mode.format.scan(this.#reply);
     const shown = this.#reply.slice(this.#shown, Math.max(this.#shown, safe));
     this.#shown = Math.max(this.#shown, safe);
@@ -66,10 +71,11 @@ export class ToolCallReader {
   end(): ReadPiece {
     const mode = this.#mode;
     if (mode.kind === 'named') return { text: '', toolCalls: this.#namedId === undefined ? this.#namedDeltas('') : [] };
+    // A reply that is not a well-formed call (cut by maxTokens, say) is returned as the text it is.
+    if (mode.kind === 'required') return { text: this.called ? '' : this.#reply, toolCalls: [] };
     const rest = this.#reply.slice(this.#shown);
     this.#shown = this.#reply.length;
-    const parsed = mode.kind === 'required' ? requiredCalls(rest, mode.parallel) : this.#inCall ? mode.format.parse(rest) : undefined;
-    // A reply that is not a well-formed call (cut by maxTokens, say) is returned as the text it is.
+    const parsed = this.#inCall ? mode.format.parse(rest) : undefined;
     if (!parsed) return { text: rest, toolCalls: [] };
     const calls = mode.parallel ? parsed.calls : parsed.calls.slice(0, 1);
     return { text: parsed.content, toolCalls: calls.flatMap((call) => this.#wholeCall(call)) };
@@ -77,17 +83,20 @@ export class ToolCallReader {
 
   /** Whether a call was handed on. */
   get called(): boolean {
-    return this.#calls > 0;
+    return this.#calls > 0 || (this.#scanner?.calls ?? 0) > 0;
   }
 
   #namedDeltas(text: string): ToolCallDelta[] {
     if (this.#mode.kind !== 'named') return [];
+    const deltas: ToolCallDelta[] = [];
     if (this.#namedId === undefined) {
       this.#namedId = this.#newId();
       this.#calls = 1;
-      return [{ index: 0, id: this.#namedId, type: 'function', function: { name: this.#mode.name, arguments: text } }];
+      // As OpenAI's first delta of a call: its id, type and name, no arguments yet.
+      deltas.push({ index: 0, id: this.#namedId, type: 'function', function: { name: this.#mode.name, arguments: '' } });
     }
-    return text === '' ? [] : [{ index: 0, function: { arguments: text } }];
+    if (text !== '') deltas.push({ index: 0, function: { arguments: text } });
+    return deltas;
   }
 
   #wholeCall(call: ParsedCall): ToolCallDelta[] {
@@ -97,20 +106,6 @@ export class ToolCallReader {
       { index, function: { arguments: JSON.stringify(call.arguments) } },
     ];
   }
-}
-
-/** The calls of a reply constrained by requiredCallsSchema(). */
-function requiredCalls(text: string, parallel: boolean): { content: string; calls: ParsedCall[] } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const values = parallel && Array.isArray(value) ? value : [value];
-  const calls = values.map(callOf);
-  if (calls.length === 0 || calls.some((call) => call === undefined)) return undefined;
-  return { content: '', calls: calls as ParsedCall[] };
 }
 
 /** The calls that `deltas` (in stream order) add up to. */

@@ -191,21 +191,35 @@ describe('ToolCallReader', () => {
     const { text, pieces } = read({ kind: 'named', name: 'get_weather' }, '{"city": "Paris"}', 4);
     expect(text).toBe('');
     const deltas = pieces.flatMap((piece) => piece.toolCalls);
-    expect(deltas[0]).toEqual({ index: 0, id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"ci' } });
+    expect(deltas[0]).toEqual({ index: 0, id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '' } });
+    expect(deltas[1]).toEqual({ index: 0, function: { arguments: '{"ci' } });
     expect(deltas.slice(1).every((delta) => delta.id === undefined && delta.function.name === undefined)).toBe(true);
     expect(assembleToolCalls(deltas)).toEqual([{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } }]);
     // An empty reply is still a call (with no arguments).
     expect(assembleToolCalls(read({ kind: 'named', name: 'get_time' }, '', 1).pieces.flatMap((p) => p.toolCalls))).toHaveLength(1);
   });
 
-  test("'required' reads one call, or an array of them when parallel; a broken reply is text", () => {
-    const one = read({ kind: 'required', parallel: false }, '{"name": "get_time", "arguments": {}}', 5);
-    expect(assembleToolCalls(one.pieces.flatMap((p) => p.toolCalls)).map((c) => c.function.name)).toEqual(['get_time']);
-    const two = read({ kind: 'required', parallel: true }, '[{"name": "get_time", "arguments": {}}, {"name": "get_weather", "arguments": {"city": "Oslo"}}]', 7);
-    expect(assembleToolCalls(two.pieces.flatMap((p) => p.toolCalls))).toEqual([
-      { id: 'call_0', type: 'function', function: { name: 'get_time', arguments: '{}' } },
-      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+  test.each([1, 4, 1000])("'required' streams each call's arguments as they are written (pieces of %i)", (size) => {
+    const one = read({ kind: 'required', parallel: false }, '{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}', size);
+    expect(one.text).toBe('');
+    expect(assembleToolCalls(one.pieces.flatMap((p) => p.toolCalls))).toEqual([
+      { id: 'call_0', type: 'function', function: { name: 'get_time', arguments: '{"zone": "Asia/Tokyo"}' } },
     ]);
+    const reply = '[{"name": "get_time", "arguments": {}}, {"name": "get_weather", "arguments": {"city": "{Oslo}\\"", "at": {"d": [1]}}}]';
+    const two = read({ kind: 'required', parallel: true }, reply, size);
+    const deltas = two.pieces.flatMap((p) => p.toolCalls);
+    expect(assembleToolCalls(deltas)).toEqual([
+      { id: 'call_0', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city": "{Oslo}\\"", "at": {"d": [1]}}' } },
+    ]);
+    expect(deltas.filter((d) => d.id !== undefined).every((d) => d.function.arguments === '')).toBe(true);
+    // Small pieces: the arguments come in as many deltas, not at the end.
+    if (size === 1) expect(deltas.length).toBeGreaterThan(20);
+  });
+
+  test("'required': a name after the arguments still makes the call; a reply cut before a call is text", () => {
+    const late = read({ kind: 'required', parallel: false }, '{"arguments": {"a": 1}, "name": "f"}', 3);
+    expect(assembleToolCalls(late.pieces.flatMap((p) => p.toolCalls))).toEqual([{ id: 'call_0', type: 'function', function: { name: 'f', arguments: '{"a": 1}' } }]);
     expect(read({ kind: 'required', parallel: true }, '[{"name": "get_ti', 5)).toMatchObject({ text: '[{"name": "get_ti' });
   });
 });
