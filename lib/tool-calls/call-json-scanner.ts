@@ -5,6 +5,15 @@
  */
 import type { ToolCallDelta } from './tool-call-reader.js';
 
+/** A JSON string literal's value; undefined for a malformed one (a bad escape), which names nothing. */
+function stringValue(literal: string): string | undefined {
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return undefined;
+  }
+}
+
 export class CallJsonScanner {
   readonly #callDepth: number;
   readonly #newId: () => string;
@@ -51,7 +60,7 @@ export class CallJsonScanner {
       else if (c === '\\') this.#escaped = true;
       else if (c === '"') {
         this.#inString = false;
-        if (this.#depth === this.#callDepth) this.#lastString = JSON.parse(this.#text.slice(this.#stringStart, this.#at + 1)) as string;
+        if (this.#depth === this.#callDepth) this.#lastString = stringValue(this.#text.slice(this.#stringStart, this.#at + 1));
       }
       return;
     }
