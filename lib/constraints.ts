@@ -19,12 +19,14 @@ const LIST = ['anyOf', 'allOf', 'oneOf', 'prefixItems'];
 
 type Compile = (kind: ResolvedResponseFormat['kind'], source: string) => Promise<NativeConstraint>;
 
-/** The subschemas of `schema` with their JSON pointer steps (`/properties/age`). */
+/**
+ * The subschemas of `schema` with their JSON pointer steps (`/properties/age`). Boolean ones are left out:
+ * `false` alone is unsatisfiable (`additionalProperties: false` is not the part at fault), `true` never fails.
+ */
 function children(schema: JsonSchema): [string, JsonSchema][] {
   if (typeof schema !== 'object') return [];
   const found: [string, JsonSchema][] = [];
-  const isSchema = (value: unknown): value is JsonSchema =>
-    typeof value === 'boolean' || (typeof value === 'object' && value !== null && !Array.isArray(value));
+  const isSchema = (value: unknown): value is JsonSchema => typeof value === 'object' && value !== null && !Array.isArray(value);
   const step = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
   for (const key of ONE) if (isSchema(schema[key])) found.push([`/${key}`, schema[key]]);
   for (const key of LIST) {
@@ -33,7 +35,7 @@ function children(schema: JsonSchema): [string, JsonSchema][] {
   }
   for (const key of MAP) {
     const map = schema[key];
-    if (isSchema(map) && typeof map === 'object') {
+    if (isSchema(map)) {
       for (const [name, item] of Object.entries(map)) if (isSchema(item)) found.push([`/${key}/${step(name)}`, item]);
     }
   }
@@ -75,7 +77,9 @@ export class ConstraintCompiler {
       const engineMessage = (error as Error).message;
       if (format.kind !== 'json_schema' || format.schema === undefined) {
         const what = format.kind === 'regex' ? 'pattern' : 'grammar';
-        throw new ResponseFormatError(`the grammar engine cannot compile this ${what}: ${engineMessage}`, '', engineMessage, { cause: error });
+        // llama.cpp's GBNF (`rule ::= ...`) is the grammar users most often bring; say which syntax this is.
+        const hint = format.kind === 'lark' && /::=/.test(format.source) ? ' (this looks like GBNF; the grammar is Lark, as llguidance reads it: `rule: ...`)' : '';
+        throw new ResponseFormatError(`the grammar engine cannot compile this ${what}: ${engineMessage}${hint}`, '', engineMessage, { cause: error });
       }
       const path = await locate(format.schema, compile);
       const where = path === '' ? 'the schema' : `the schema at ${path}`;

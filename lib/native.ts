@@ -36,11 +36,12 @@ export interface NativeModelSpec {
   optimizeGraph: boolean;
   /**
    * The model's tokenizer.json, from which the grammar engine takes the vocabulary (each token's bytes) at
-   * load; '' for none (constrained requests are then refused).
+   * load. loadModel() always gives it; a spec without it loads a model whose constrained requests are
+   * refused (ERR_GRAMMAR_UNAVAILABLE).
    */
-  tokenizerPath: string;
-  /** End-of-sequence ids: a constraint that is complete allows these. */
-  eosTokenIds: number[];
+  tokenizerPath?: string;
+  /** End-of-sequence ids: what a constraint allows once complete. Given with tokenizerPath. */
+  eosTokenIds?: number[];
 }
 
 /** The sampler's parameters, every one concrete (lib/options.ts resolves them). */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { runtimeInfo } from '@org/torch-gen';
 // @ts-expect-error: a plain .mjs script without types
 import { gypAddon } from '../../scripts/build-native.mjs';
 import { runNode } from '../child-process.js';
@@ -19,10 +20,12 @@ test('the node-gyp build of the same sources generates the same greedy tokens', 
     const ids = [];
     for await (const chunk of model.generate(${JSON.stringify(prompt.text)}, { maxTokens: 32 })) ids.push(...chunk.tokenIds);
     await model.dispose();
-    console.log(JSON.stringify({ addon: runtimeInfo().addonPath, ids }));`;
+    console.log(JSON.stringify({ addon: runtimeInfo().addonPath, grammarEngine: runtimeInfo().grammarEngine, ids }));`;
   const run = await runNode(['--input-type=module', '-e', script], { cwd: root, env: { ...process.env, TORCH_GEN_ADDON: gypAddon as string } });
   expect(run.code, run.stderr).toBe(0);
-  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as { addon: string; ids: number[] };
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as { addon: string; grammarEngine: string | null; ids: number[] };
   expect(result.addon).toBe(gypAddon);
+  // The grammar engine (constrained decoding) is linked by both builds, or by neither (no cargo).
+  expect(result.grammarEngine).toBe(runtimeInfo().grammarEngine);
   expect(result.ids).toEqual(prompt.generated_ids);
 });
