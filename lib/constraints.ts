@@ -97,9 +97,6 @@ async function locate(root: JsonSchema, compile: Compile): Promise<string> {
   const defs = typeof root === 'object' ? { $defs: root.$defs, definitions: root.definitions } : {};
   let budget = LOCATE_BUDGET;
   const fails = async (schema: JsonSchema): Promise<boolean> => {
-    // `false` (additionalProperties: false, say) matches nothing, so the engine refuses it alone; in its
-    // place it is fine, and never the part to blame.
-    if (typeof schema === 'boolean') return false;
     budget -= 1;
     const alone = typeof schema === 'object' ? { ...defs, ...schema } : schema;
     try {
