@@ -45,7 +45,10 @@ export interface ToolOptions {
   tools?: readonly ToolDefinition[];
   /**
    * `'auto'` (the default with tools), `'none'`, `'required'`, or a named function. With `'required'` or
-   * a named function the output is constrained to a call whose arguments match the function's parameters.
+   * a named function the output is constrained to a call whose arguments match the function's parameters
+   * (this needs the grammar engine, and cannot be combined with responseFormat); `'auto'` reads calls out of
+   * the model's own tool-call format; `'none'` does not show the tools to the model.
+   * @example { toolChoice: { type: 'function', function: { name: 'get_weather' } } }
    */
   toolChoice?: ToolChoice;
   /**
