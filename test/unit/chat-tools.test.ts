@@ -37,6 +37,7 @@ describe('chat templates and tools', () => {
   });
 
   test.each<[string, ChatMessage[], string]>([
+    ['a message that is not an object', [null as never], 'messages[0]: expected { role: string, content: string }, received null'],
     ['an assistant message without content or calls', [{ role: 'assistant', content: null }], 'messages[0].content: expected a string, received null'],
     ['tool_calls on a user message', [{ role: 'user', content: 'x', tool_calls: [] }], 'messages[0].tool_calls: expected an array of tool calls, on an assistant message, received an array'],
     [
