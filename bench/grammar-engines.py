@@ -1,13 +1,13 @@
 """The measurement behind the choice of grammar engine (docs/constrained-decoding.md): llguidance and xgrammar
 side by side on SmolLM2's vocabulary, through their Python packages (the same engines as their C/C++ cores):
-the time to compile each schema of test/constrained-schemas.ts, and the time to compute one token mask along
+the time to compile each schema of test/constrained-schemas.json, and the time to compute one token mask along
 a random walk through each schema's language (64 steps, the same walk length for both).
 
     pip install llguidance==1.9.1 xgrammar==0.2.8      # into any venv with torch and transformers
-    npx vite-node -e ... > schemas.json                 # or: the JSON of SCHEMA_CASES (see below)
-    python bench/grammar-engines.py SCHEMAS_JSON MODEL_DIR
+    (the schemas: test/constrained-schemas.json)
+    python bench/grammar-engines.py test/constrained-schemas.json models/smollm2-135m-instruct
 
-SCHEMAS_JSON holds [{name, schema}, ...]; bench/constrained.mjs measures the engine we ship inside torch-gen.
+bench/constrained.mjs measures the engine we ship inside torch-gen.
 """
 import json
 import random

@@ -21,10 +21,6 @@ const GENERATE: Record<string, [string, [unknown, string][]]> = {
   frequencyPenalty: ['a number in [-2, 2]', [[[], 'an array'], [-2.5, '-2.5'], [2.5, '2.5'], [Number.NaN, 'NaN'], [-Infinity, '-Infinity']]],
   seed: ['an integer in [0, 2^53)', [['1', '"1"'], [-1, '-1'], [1.5, '1.5'], [2 ** 53, '9007199254740992'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   logprobs: ['an integer in [0, 20]', [[true, 'true'], [-1, '-1'], [21, '21'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
-  responseFormat: [
-    "{ type: 'json_object' }, { type: 'json_schema', schema }, { type: 'regex', pattern } or { type: 'grammar', grammar }",
-    [['json', '"json"'], [5, '5'], [[], 'an array'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']],
-  ],
   stop: [
     'a non-empty string or an array of at most 16 non-empty strings',
     [[5, '5'], [[''], 'an array'], [[1], 'an array'], [Array(17).fill('x'), 'an array'], [Number.NaN, 'NaN'], ['', '""']],
@@ -34,6 +30,10 @@ const GENERATE: Record<string, [string, [unknown, string][]]> = {
     [['1', '"1"'], [[VOCAB], 'an array'], [[-1], 'an array'], [[1.5], 'an array'], [[Number.NaN], 'an array'], [[Infinity], 'an array'], [Number.NaN, 'NaN']],
   ],
   truncate: ['a boolean', [['yes', '"yes"'], [1, '1'], [Number.NaN, 'NaN']]],
+  responseFormat: [
+    "{ type: 'json_object' }, { type: 'json_schema', schema }, { type: 'regex', pattern } or { type: 'grammar', grammar }",
+    [['json', '"json"'], [5, '5'], [[], 'an array'], [true, 'true'], [Number.NaN, 'NaN']],
+  ],
   signal: ['an AbortSignal', [[{}, 'a object'], ['abort', '"abort"'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
 };
 
