@@ -31,15 +31,15 @@ const exactly = (text: string) => text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 
 let hermes: { model: Model; cleanup: () => void };
 let llama3: { model: Model; cleanup: () => void };
+let mistral: { model: Model; cleanup: () => void };
 
 beforeAll(async () => {
-  [hermes, llama3] = await Promise.all([qwenWith('hermes-tools'), qwenWith('llama3-tools')]);
+  [hermes, llama3, mistral] = await Promise.all([qwenWith('hermes-tools'), qwenWith('llama3-tools'), qwenWith('mistral-tools')]);
 });
 
 afterAll(async () => {
-  await Promise.all([hermes?.model.dispose(), llama3?.model.dispose()]);
-  hermes?.cleanup();
-  llama3?.cleanup();
+  await Promise.all([hermes?.model.dispose(), llama3?.model.dispose(), mistral?.model.dispose()]);
+  for (const model of [hermes, llama3, mistral]) model?.cleanup();
 });
 
 async function drain(stream: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
@@ -74,6 +74,23 @@ describe("toolChoice 'auto' reads the model's own format", () => {
     const reply = '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}';
     const result = await llama3.model.chat(messages, { tools: [weather], maxTokens: 200, responseFormat: { type: 'regex', pattern: exactly(reply) } });
     expect(result).toMatchObject({ text: '', finishReason: 'tool_calls', toolCalls: [{ type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] });
+  });
+
+  test("Mistral [TOOL_CALLS]: two calls, with the nine-character ids its template insists on, which render back", async () => {
+    const reply = '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather", "arguments": {"city": "Oslo"}}]';
+    const result = await mistral.model.chat(messages, { tools: [weather], maxTokens: 200, responseFormat: { type: 'regex', pattern: exactly(reply) } });
+    expect(result.finishReason).toBe('tool_calls');
+    expect(result.toolCalls?.map((call) => call.function.arguments)).toEqual(['{"city":"Paris"}', '{"city":"Oslo"}']);
+    expect(result.toolCalls?.every((call) => /^[A-Za-z0-9]{9}$/.test(call.id))).toBe(true);
+    // The reply goes back into the conversation, with a result per call: the template takes the ids.
+    const [first, second] = result.toolCalls!;
+    const next = [
+      ...messages,
+      result.message,
+      { role: 'tool', tool_call_id: first!.id, content: '21' },
+      { role: 'tool', tool_call_id: second!.id, content: '12' },
+    ];
+    expect(mistral.model.chatPromptIds(next, { tools: [weather] }).length).toBeGreaterThan(0);
   });
 
   test('a reply that is not a call is text, with the finish reason it had', async () => {

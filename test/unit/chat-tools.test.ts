@@ -6,6 +6,7 @@ import { ChatTemplate } from '../../lib/chat-template.js';
 import type { ChatMessage } from '../../lib/chat-messages.js';
 import { OptionError } from '../../lib/errors.js';
 import { planChat } from '../../lib/tool-calls/chat-plan.js';
+import { toolCallFormatOf } from '../../lib/tool-calls/formats/index.js';
 import { resolveTools, type ToolDefinition } from '../../lib/tool-calls/tools.js';
 
 const templates = resolve(import.meta.dirname, '..', 'fixtures', 'chat-templates');
@@ -22,10 +23,15 @@ const conversation: ChatMessage[] = [
 ];
 
 describe('chat templates and tools', () => {
-  test('a template that renders tools is recognised, and one that ignores them is not', async () => {
-    expect((await load('hermes-tools')).supportsTools).toBe(true);
-    expect((await load('llama3-tools')).supportsTools).toBe(true);
-    expect((await load('chatml')).supportsTools).toBe(false);
+  test('a template that renders tools is recognised, and one that ignores them is not; its call format is read from it', async () => {
+    for (const [name, format] of [['hermes-tools', 'hermes'], ['llama3-tools', 'llama3-json'], ['mistral-tools', 'mistral']] as const) {
+      const template = await load(name);
+      expect(template.supportsTools, name).toBe(true);
+      expect(toolCallFormatOf(template.source)?.name, name).toBe(format);
+    }
+    const chatml = await load('chatml');
+    expect(chatml.supportsTools).toBe(false);
+    expect(toolCallFormatOf(chatml.source)).toBeUndefined();
   });
 
   test('calls and results render through the template, arguments as objects', async () => {
