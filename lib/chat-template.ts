@@ -60,14 +60,15 @@ export class ChatTemplate {
   }
 
   /**
-   * The prompt text for `messages`, ending where the assistant's reply begins. `tools` go to the template
-   * as transformers' apply_chat_template passes them (a template that does not use them ignores them).
+   * The prompt text for `messages`, ending where the assistant's reply begins. `variables` are further
+   * template variables, as transformers' apply_chat_template passes its keyword arguments (`tools`,
+   * `enable_thinking`...); they cannot replace `messages` or `add_generation_prompt`. A template that does
+   * not use one ignores it.
    */
-  render(messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): string {
-    const context: Record<string, unknown> = { messages: templateMessages(messages), add_generation_prompt: true, ...this.#specialTokens };
-    if (tools !== undefined) context.tools = tools;
+  render(messages: readonly ChatMessage[], variables: Readonly<Record<string, unknown>> = {}): string {
+    const checked = templateMessages(messages);
     try {
-      return this.#template.render(context);
+      return this.#template.render({ ...this.#specialTokens, ...variables, messages: checked, add_generation_prompt: true });
     } catch (error) {
       // Templates raise their own errors, e.g. "Conversation roles must alternate user/assistant".
       throw new OptionError('messages', `the model's chat template refused them (${(error as Error).message})`, { cause: error });
@@ -79,7 +80,7 @@ export class ChatTemplate {
     if (this.#supportsTools === undefined) {
       const messages = [{ role: 'user', content: 'Hello' }];
       try {
-        this.#supportsTools = this.render(messages, [PROBE_TOOL]).includes(PROBE_TOOL.function.name);
+        this.#supportsTools = this.render(messages, { tools: [PROBE_TOOL] }).includes(PROBE_TOOL.function.name);
       } catch {
         this.#supportsTools = false;
       }

@@ -85,6 +85,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       grammarEngine: runtime.grammarEngine || null,
       info: {
         architecture: manifest.architecture,
+        family: manifest.family,
+        features: manifest.features,
         interface: manifest.interface,
         vocabSize: manifest.vocabSize,
         maxContext,

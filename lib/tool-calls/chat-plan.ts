@@ -38,7 +38,7 @@ export function planChat(template: ChatTemplate, messages: readonly ChatMessage[
   const history = native ? messages : toolHistoryAsText(templateMessages(messages));
   // With toolChoice 'none' the model is not shown the tools, so that it does not write a call no one reads.
   if (tools === undefined || tools.choice === 'none') return { prompt: template.render(history) };
-  const prompt = native ? template.render(history, tools.tools) : template.render(withToolDescription(history, tools.tools));
+  const prompt = native ? template.render(history, { tools: tools.tools }) : template.render(withToolDescription(history, tools.tools));
   // Our description asks for Hermes' format.
   const format = native ? toolCallFormatOf(template.source) : hermes;
   const newId = format?.newId ?? openAiCallId;

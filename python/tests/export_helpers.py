@@ -59,16 +59,39 @@ def hf_last_logits(hf_model: Any, ids: list[int]) -> torch.Tensor:
         return hf_model(torch.tensor([ids])).logits[0, -1].float()
 
 
+class HfCachedDecoder:
+    """transformers' logits as generate() computes them: a prefill, then one token at a time on its own
+    KV cache. For LongRoPE (Phi-3) this differs from recomputing the whole sequence: the keys cached before
+    the sequence outgrew the original context keep their short-factor rotation."""
+
+    def __init__(self, hf_model: Any) -> None:
+        self.hf_model = hf_model
+        self.past: Any = None
+        self.seen = 0
+
+    def __call__(self, ids: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            out = self.hf_model(torch.tensor([ids[self.seen:]]), past_key_values=self.past, use_cache=True)
+        self.past, self.seen = out.past_key_values, len(ids)
+        return out.logits[0, -1].float()
+
+
 def prefill_then_decode(module: Any, manifest: dict[str, Any], hf_model: Any, prompt: list[int], steps: int,
-                        dtype: torch.dtype = torch.float32) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(module logits [V], transformers logits [V]) for the prompt, then `steps` greedy tokens one by one."""
+                        dtype: torch.dtype = torch.float32,
+                        cached_reference: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(module logits [V], transformers logits [V]) for the prompt, then `steps` greedy tokens one by one.
+
+    The reference recomputes the whole sequence at each step, or (cached_reference) runs transformers on its
+    own KV cache as generate() does.
+    """
     k_cache = zeros_cache(manifest, 1, manifest["max_context"], dtype)
     v_cache = zeros_cache(manifest, 1, manifest["max_context"], dtype)
     ids = list(prompt)
     logits = run(module, [ids], [list(range(len(ids)))], k_cache, v_cache, len(ids))[0]
     pairs = []
+    reference_of = HfCachedDecoder(hf_model) if cached_reference else lambda seq: hf_last_logits(hf_model, seq)
     for _ in range(steps + 1):
-        reference = hf_last_logits(hf_model, ids)
+        reference = reference_of(ids)
         pairs.append((logits.float(), reference))
         token = int(reference.argmax())  # follow transformers' choice, so both see the same sequence
         ids.append(token)

@@ -46,7 +46,9 @@ def test_an_unsupported_architecture_is_refused_by_name(tmp_path):
     src.mkdir()
     (src / "config.json").write_text(json.dumps({"model_type": "falcon", "architectures": ["FalconForCausalLM"]}))
     message = ("architecture 'FalconForCausalLM' (model_type 'falcon') is not supported; supported architectures: "
-               "GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM")
+               "GPT2LMHeadModel, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, LlamaForCausalLM, "
+               "MistralForCausalLM, "
+               "Phi3ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")
     with pytest.raises(ExportError, match=r"^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
         export_model(src, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -82,23 +84,37 @@ def test_rope_scaling_yarn_is_refused_by_name(exported, tmp_path):
     yarn = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64, "rope_theta": 10000.0}
     src = copy_hf_dir(exported("llama-gqa").hf_dir, tmp_path / "hf", rope_parameters=yarn)
     with pytest.raises(ExportError, match=r"rope_scaling type 'yarn' is not supported \(supported: default, "
-                                          r"linear, llama3\)"):
+                                          r"linear, llama3, longrope\)"):
         export_model(src, tmp_path / "out")
 
 
-def test_a_sliding_window_shorter_than_the_context_is_refused_unless_the_context_fits_in_it(exported, tmp_path):
-    src = copy_hf_dir(exported("mistral").hf_dir, tmp_path / "hf", sliding_window=64)
-    with pytest.raises(ExportError, match="sliding_window 64 is smaller than the max context 256: sliding-window "
-                                          "attention is not supported; export with --max-context 64 or less"):
+def test_an_unknown_layer_type_is_refused_by_name(exported, tmp_path):
+    src = copy_hf_dir(exported("gemma2").hf_dir, tmp_path / "hf",
+                      layer_types=["sliding_attention", "chunked_attention", "full_attention", "full_attention"])
+    with pytest.raises(ExportError, match=r"^layer_types \['chunked_attention'\] are not supported "
+                                          r"\(only full_attention, sliding_attention\)$"):
         export_model(src, tmp_path / "out")
-    export_model(src, tmp_path / "out", max_context=64)
-    assert json.loads((tmp_path / "out" / "torch-gen.json").read_text())["max_context"] == 64
 
 
-def test_qwen2_sliding_window_layers_are_refused(exported, tmp_path):
-    src = copy_hf_dir(exported("qwen2").hf_dir, tmp_path / "hf", use_sliding_window=True, sliding_window=32,
-                      max_window_layers=0, layer_types=None)
-    with pytest.raises(ExportError, match="sliding_window 32 is smaller than the max context 256"):
+def test_sliding_window_layers_without_a_window_are_refused(exported, tmp_path):
+    src = copy_hf_dir(exported("gemma2").hf_dir, tmp_path / "hf", sliding_window=None)
+    with pytest.raises(ExportError, match=r"^layer_types has sliding_attention layers but sliding_window is not set$"):
+        export_model(src, tmp_path / "out")
+
+
+def test_longrope_factors_of_the_wrong_length_are_refused(exported, tmp_path):
+    config = json.loads((exported("phi3").hf_dir / "config.json").read_text())
+    rope = {**config["rope_parameters"], "long_factor": [1.0, 2.0]}
+    src = copy_hf_dir(exported("phi3").hf_dir, tmp_path / "hf", rope_parameters=rope)
+    # transformers refuses it first when it reads the config; a GGUF's metadata would reach rope.py's check.
+    with pytest.raises(ExportError, match=r"(?s)config.json: transformers could not read it: .*long_factor field must "
+                                          r"have length 8, got 2"):
+        export_model(src, tmp_path / "out")
+
+
+def test_a_gemma_embedding_model_is_refused(exported, tmp_path):
+    src = copy_hf_dir(exported("gemma3").hf_dir, tmp_path / "hf", use_bidirectional_attention=True)
+    with pytest.raises(ExportError, match="use_bidirectional_attention .an embedding model. is not a causal LM"):
         export_model(src, tmp_path / "out")
 
 

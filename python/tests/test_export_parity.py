@@ -64,10 +64,10 @@ def test_saved_module_gives_the_same_outputs_as_the_eager_module(exported):
 def test_casting_the_module_to_another_dtype_keeps_the_rope_frequencies_exact(exported):
     model = exported("llama3-gqa")
     module = load_module(model.out_dir)
-    before = module.rope_inv_freq_fixed.clone()
+    before = module.rotary.inv_freq_fixed.clone()
     module.to(torch.float64)  # what the runtime does with the user's dtype
-    assert module.rope_inv_freq_fixed.dtype == torch.int64
-    assert torch.equal(module.rope_inv_freq_fixed, before)
+    assert module.rotary.inv_freq_fixed.dtype == torch.int64
+    assert torch.equal(module.rotary.inv_freq_fixed, before)
     hf_float64 = copy.deepcopy(model.hf_model).double()
     pairs = prefill_then_decode(module, model.manifest, hf_float64, PROMPT, 2, torch.float64)
     assert max_abs_diff(pairs) < ATOL_FLOAT32

@@ -8,7 +8,9 @@ import torch
 from export_helpers import run, zeros_cache
 
 ROWS = {"long": [5, 17, 42, 99, 7, 256, 3], "short": [311, 64, 12]}
-ATOL = 1e-5  # the same sums in a different batch shape; measured ~1e-6
+# The same sums in a different batch shape: measured ~1e-6 for GPT-2 and Llama, up to 1.2e-5 for Gemma 3 (q/k
+# norms, soft-capped logits) on logits of magnitude ~5.
+ATOL = 3e-5
 
 
 def prefill_alone(model, ids, t_max):
@@ -42,7 +44,7 @@ def test_writes_keys_and_values_in_place_through_a_narrowed_view_of_a_bigger_poo
     assert torch.allclose(logits[1], alone_logits, atol=ATOL)
 
 
-@pytest.mark.parametrize("kind", ["gpt2", "llama3-gqa", "qwen2"])
+@pytest.mark.parametrize("kind", ["gpt2", "llama3-gqa", "qwen2", "gemma2", "gemma3", "phi3"])
 def test_rows_at_different_lengths_in_one_call_give_the_logits_of_each_row_alone(exported, kind):
     model = exported(kind)
     t_max = 24

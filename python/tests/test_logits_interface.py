@@ -77,7 +77,7 @@ def test_forward_takes_only_the_tokens_and_the_weights_are_stored_once(exported)
 def test_the_module_cast_to_float16_keeps_float32_rope_angles(exported):
     module = load_module(exported("llama3-gqa", interface="logits").out_dir)
     module.to(torch.float16)  # what the runtime does with dtype: 'float16'
-    assert module.model.rope_inv_freq_fixed.dtype == torch.int64
+    assert module.model.rotary.inv_freq_fixed.dtype == torch.int64
     logits = logits_of(module, [ROWS[0]])
     assert logits.dtype == torch.float16 and bool(torch.isfinite(logits).all())
 

@@ -21,6 +21,8 @@ def test_manifest_describes_the_cache_the_ids_and_the_export(exported):
         "format_version": 1,
         "interface": "kv-cache",
         "architecture": "llama",
+        "family": "Llama",
+        "features": ["grouped-query attention (4 query, 2 kv heads)", "SwiGLU", "RoPE llama3 (theta 10000)"],
         "vocab_size": 384,
         "max_context": 256,
         "num_layers": 2,
@@ -40,6 +42,8 @@ def test_manifest_describes_the_cache_the_ids_and_the_export(exported):
 def test_gpt2_manifest_counts_every_head_as_a_kv_head(exported):
     manifest = exported("gpt2").manifest
     assert (manifest["architecture"], manifest["num_heads"], manifest["num_kv_heads"]) == ("gpt2", 4, 4)
+    assert (manifest["family"], manifest["features"]) == ("GPT-2", ["learned positions (256)", "LayerNorm", "GELU (tanh)",
+                                                                    "tied embeddings"])
 
 
 def test_tokenizer_and_generation_files_are_copied_from_the_source(exported):

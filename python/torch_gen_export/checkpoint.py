@@ -21,10 +21,11 @@ class CheckpointReader:
         self._dtype = dtype
         self._taken: set[str] = set()
 
-    def take(self, key: str, shape: Sequence[int], why: str = "") -> torch.Tensor:
+    def take(self, key: str, shape: Sequence[int], why: str = "", add: float = 0.0) -> torch.Tensor:
         """Returns `key` cast to the export dtype, after checking it exists and has `shape`.
 
-        `why` names the config fields the shape comes from, for the error message.
+        `why` names the config fields the shape comes from, for the error message. `add` is added in
+        float32 before the cast (Gemma's norms scale by 1 + w).
         """
         if key not in self._state_dict:
             raise ExportError(f"checkpoint is missing tensor {key!r} that the config requires")
@@ -38,6 +39,8 @@ class CheckpointReader:
         if not tensor.is_floating_point():
             raise ExportError(f"checkpoint tensor {key!r} has dtype {tensor.dtype}, expected a float dtype")
         self._taken.add(key)
+        if add != 0.0:
+            tensor = tensor.to(torch.float32) + add
         return tensor.to(self._dtype)
 
     def finish(self, ignorable: Iterable[str] = ()) -> None:

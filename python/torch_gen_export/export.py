@@ -91,8 +91,10 @@ def export_model(
 
 
 def _describe(cfg: Any) -> str:
-    return (f"{cfg.architecture}: {cfg.num_layers} layers, {cfg.num_heads} heads ({cfg.num_kv_heads} kv), "
-            f"head_dim {cfg.head_dim}, vocab {cfg.vocab_size}, max context {cfg.max_context}")
+    features = cfg.features()
+    return (f"{families.family_name(cfg.architecture)} ({cfg.architecture}): {cfg.num_layers} layers, "
+            f"{cfg.num_heads} heads ({cfg.num_kv_heads} kv), head_dim {cfg.head_dim}, vocab {cfg.vocab_size}, "
+            f"max context {cfg.max_context}" + (f"; {', '.join(features)}" if features else ""))
 
 
 def _write_json(path: Path, value: Any) -> None:

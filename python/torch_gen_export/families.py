@@ -7,16 +7,18 @@ from typing import Any, Optional
 
 import torch
 
-from . import gpt2, llama
+from . import gemma, gpt2, llama, phi3
 from .errors import ExportError
 from .interfaces import INTERFACES, LogitsModel
 
+# Each family file: ARCHITECTURES, FAMILY_NAMES, config_from_hf, convert_checkpoint, Transformer.
+_FAMILY_FILES = (gpt2, llama, gemma, phi3)
+
 _FAMILIES: dict[str, ModuleType] = {
-    **{model_type: gpt2 for model_type in gpt2.ARCHITECTURES},
-    **{model_type: llama for model_type in llama.ARCHITECTURES},
+    model_type: family for family in _FAMILY_FILES for model_type in family.ARCHITECTURES
 }
 
-SUPPORTED_ARCHITECTURES = sorted([*gpt2.ARCHITECTURES.values(), *llama.ARCHITECTURES.values()])
+SUPPORTED_ARCHITECTURES = sorted(name for family in _FAMILY_FILES for name in family.ARCHITECTURES.values())
 
 
 def check_supported(model_type: Optional[str], architectures: Optional[list[str]]) -> None:
@@ -43,6 +45,11 @@ def check_supported(model_type: Optional[str], architectures: Optional[list[str]
 def family_for(model_type: str) -> ModuleType:
     check_supported(model_type, None)
     return _FAMILIES[model_type]
+
+
+def family_name(model_type: str) -> str:
+    """The family as people name it ("Gemma 3" for model_type gemma3_text), for the manifest."""
+    return family_for(model_type).FAMILY_NAMES[model_type]
 
 
 def config_from_hf(hf_config: Any, max_context: Optional[int]) -> Any:

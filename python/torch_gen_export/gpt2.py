@@ -18,6 +18,8 @@ from .errors import ExportError
 
 ARCHITECTURES = {"gpt2": "GPT2LMHeadModel"}
 
+FAMILY_NAMES = {"gpt2": "GPT-2"}
+
 # transformers activation name -> F.gelu's `approximate`.
 _GELU = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}
 
@@ -41,6 +43,12 @@ class GPT2Config:
     @property
     def num_kv_heads(self) -> int:
         return self.num_heads
+
+    def features(self) -> List[str]:
+        """What distinguishes this model, in words, for the manifest (as DecoderConfig.features)."""
+        named = [f"learned positions ({self.max_positions})", "LayerNorm",
+                 "GELU" if self.gelu_approximate == "none" else "GELU (tanh)"]
+        return named + (["tied embeddings"] if self.tie_embeddings else [])
 
 
 def config_from_hf(hf: Any, max_context: Optional[int]) -> GPT2Config:

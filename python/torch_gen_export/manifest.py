@@ -7,6 +7,7 @@ from typing import Any, Optional
 import torch
 
 from .errors import ExportError
+from .families import family_name
 
 FORMAT_VERSION = 1
 
@@ -47,6 +48,9 @@ def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], so
         "format_version": FORMAT_VERSION,
         "interface": interface,
         "architecture": cfg.architecture,
+        "family": family_name(cfg.architecture),
+        "features": cfg.features(),
+        **_positional(cfg),
         "vocab_size": cfg.vocab_size,
         "max_context": cfg.max_context,
         "num_layers": cfg.num_layers,
@@ -63,3 +67,16 @@ def build_manifest(cfg: Any, interface: str, dtype: str, ids: dict[str, Any], so
         },
         "source": source,
     }
+
+
+def _positional(cfg: Any) -> dict[str, Any]:
+    """attention_windows: each layer's sliding window (null: full attention), written only when a layer has
+    one; longrope_original_context for LongRoPE models. Informative: the module applies both itself, so the
+    runtime's cache and context rules are the same as for any model (every position stays in the cache)."""
+    windows = list(getattr(cfg, "windows", ()) or ())
+    out: dict[str, Any] = {"attention_windows": windows} if any(w is not None for w in windows) else {}
+    rope = getattr(cfg, "rope", None) or {}
+    if rope.get("rope_type") == "longrope":
+        # Where LongRoPE switches to its long factors (docs/model-format.md: what a runtime may do there).
+        out["longrope_original_context"] = int(rope["original_max_position_embeddings"])
+    return out

@@ -15,14 +15,15 @@ from typing import Any, Optional
 
 import torch
 
-from . import tokenizer_files
+from . import gguf_config, tokenizer_files
 from .errors import ExportError
 from .families import check_supported
 
 _GGUF_MAGIC = b"GGUF"
 
 # GGUF general.architecture -> transformers model_type, for the architectures the families implement.
-_GGUF_ARCHITECTURES = {"llama": "llama", "qwen2": "qwen2", "gpt2": "gpt2"}
+_GGUF_ARCHITECTURES = {"llama": "llama", "qwen2": "qwen2", "gpt2": "gpt2", "qwen3": "qwen3", "gemma2": "gemma2",
+                       "gemma3": "gemma3_text", "phi3": "phi3"}
 
 
 @dataclass
@@ -119,10 +120,26 @@ def _load_weight_files(files: list[Path]) -> dict[str, torch.Tensor]:
     return _normalise_keys(state_dict)
 
 
+# An image-and-text checkpoint (Gemma 3 4B and up): the prefixes of its language model's tensors, as saved
+# on the hub and as transformers 5 names them in memory, and of the parts that are left out.
+_LANGUAGE_MODEL_PREFIXES = {"language_model.model.": "model.", "language_model.lm_head.": "lm_head.",
+                            "model.language_model.": "model."}
+_VISION_PREFIXES = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector.")
+
+
 def _normalise_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """OpenAI's GPT-2 checkpoints name keys without the `transformer.` prefix of GPT2LMHeadModel."""
+    """OpenAI's GPT-2 checkpoints name keys without the `transformer.` prefix of GPT2LMHeadModel; an
+    image-and-text checkpoint's language model is renamed to the text model's keys, its vision part dropped."""
     if "wte.weight" in state_dict and "transformer.wte.weight" not in state_dict:
         return {(k if k.startswith("lm_head.") else "transformer." + k): v for k, v in state_dict.items()}
+    if any(k.startswith(tuple(_LANGUAGE_MODEL_PREFIXES)) for k in state_dict):
+        renamed = {}
+        for key, value in state_dict.items():
+            if key.startswith(_VISION_PREFIXES):
+                continue
+            prefix = next((p for p in _LANGUAGE_MODEL_PREFIXES if key.startswith(p)), None)
+            renamed[_LANGUAGE_MODEL_PREFIXES[prefix] + key[len(prefix):] if prefix else key] = value
+        return renamed
     return state_dict
 
 
@@ -131,7 +148,8 @@ def _open_gguf(path: Path) -> Source:
         magic = file.read(4)
     if magic != _GGUF_MAGIC:
         raise ExportError(f"{path} is not a GGUF file (it does not start with the bytes 'GGUF')")
-    architecture = _gguf_architecture(path)
+    reader = _gguf_reader(path)
+    architecture = _gguf_architecture(path, reader)
     if architecture not in _GGUF_ARCHITECTURES:
         raise ExportError(f"GGUF architecture {architecture!r} is not supported; supported: "
                           f"{', '.join(sorted(_GGUF_ARCHITECTURES))}")
@@ -141,6 +159,7 @@ def _open_gguf(path: Path) -> Source:
         hf_config = AutoConfig.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
     except Exception as error:  # the GGUF reader raises many types for a damaged file
         raise ExportError(f"{path}: transformers could not read its metadata: {error}") from error
+    gguf_config.complete(hf_config, reader, architecture)
     check_supported(hf_config.model_type, None)
     generation = {
         key: getattr(hf_config, key)
@@ -156,14 +175,20 @@ def _open_gguf(path: Path) -> Source:
     )
 
 
-def _gguf_architecture(path: Path) -> str:
+def _gguf_reader(path: Path) -> Any:
     from gguf import GGUFReader
 
     try:
-        reader = GGUFReader(str(path))
+        return GGUFReader(str(path))
+    except Exception as error:  # a truncated or damaged file fails anywhere in the reader
+        raise ExportError(f"{path}: could not read the GGUF header: {error}") from error
+
+
+def _gguf_architecture(path: Path, reader: Any) -> str:
+    try:
         field = reader.fields["general.architecture"]
         return bytes(field.parts[field.data[0]]).decode("utf-8")
-    except Exception as error:  # a truncated or damaged file fails anywhere in the reader
+    except Exception as error:  # a damaged header
         raise ExportError(f"{path}: could not read the GGUF header: {error}") from error
 
 

@@ -27,6 +27,13 @@ describe('torch-gen CLI', () => {
     expect(info.manifest.interface).toBe('kv-cache');
   });
 
+  test('info names the model family and its features', async () => {
+    const { code, stdout } = await cli('info', '-m', fixture('gemma2-kv'));
+    expect(code).toBe(0);
+    expect(stdout).toContain('  architecture  Gemma 2 (gemma2; kv-cache interface, float32 weights)\n');
+    expect(stdout).toMatch(/^ {2}features {6}.*attention logit soft-capping 4, final logit soft-capping 6.*sliding-window attention \(8 tokens\) on 2 of 4 layers$/m);
+  });
+
   test('errors are one line on stderr with a non-zero exit', async () => {
     const missing = await cli('generate', '-m', '/nonexistent/model', 'hi');
     expect(missing.code).toBe(2);

@@ -1,16 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, type Model } from '@org/torch-gen';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fixture, readExpected } from '../helpers.js';
 
 // Greedy generation through the kv-cache interface on CPU FP32 must reproduce transformers' generate()
-// on the same weights token for token (expected.json is written by python/fixtures/kv_models.py).
-describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (name) => {
+// on the same weights token for token (expected.json is written by python/fixtures/kv_models.py). Gemma 2/3
+// prompts are longer than their 8-token sliding windows; Phi-3 runs LongRoPE's long factors and a window.
+describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv', 'qwen3-kv', 'gemma2-kv', 'gemma3-kv', 'phi3-kv'])('kv-cache interface: %s', (name) => {
   const expected = readExpected(name);
   let model: Model;
   beforeAll(async () => {
     model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 4 });
   });
   afterAll(() => model.dispose());
+
+  test('model.info names the family and its features as the manifest does', () => {
+    const manifest = JSON.parse(readFileSync(join(fixture(name), 'torch-gen.json'), 'utf8')) as { family: string; features: string[] };
+    expect(model.info.family).toBe(manifest.family);
+    expect(model.info.features).toEqual(manifest.features);
+  });
 
   test('the tokenizer encodes every prompt as transformers does', () => {
     for (const prompt of expected.prompts) expect(model.tokenizer.encode(prompt.text)).toEqual(prompt.prompt_ids);
@@ -38,7 +47,7 @@ describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv'])('kv-cache interface: %s', (na
 // Tolerances in nats: these random fixtures have logits of magnitude ~10-20; float16 keeps about 3
 // decimal digits of them, bfloat16 about 2, so the float32 choice must be the half-precision best or
 // close to it.
-describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv'])('half-precision weights: %s', (name) => {
+describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv', 'qwen3-kv', 'gemma2-kv', 'gemma3-kv', 'phi3-kv'])('half-precision weights: %s', (name) => {
   const expected = readExpected(name);
   test.each([
     ['float16', 2e-2],
@@ -61,4 +70,20 @@ describe.each(['llama-kv', 'qwen2-kv', 'gpt2-kv'])('half-precision weights: %s',
       await Promise.all([reference.dispose(), half.dispose()]);
     }
   });
+});
+
+test('model.info of the Gemma 3 fixture lists its distinguishing features', async () => {
+  const model = await loadModel(fixture('gemma3-kv'), { device: 'cpu', maxBatch: 1 });
+  try {
+    expect(model.info).toMatchObject({ architecture: 'gemma3_text', family: 'Gemma 3' });
+    expect(model.info.features).toEqual(expect.arrayContaining([
+      'q/k RMSNorm',
+      'GeGLU (gelu tanh)',
+      'final logit soft-capping 6',
+      'local RoPE default (theta 10000) on the sliding-window layers',
+      'sliding-window attention (8 tokens) on 2 of 3 layers',
+    ]));
+  } finally {
+    await model.dispose();
+  }
 });

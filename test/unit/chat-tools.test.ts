@@ -35,7 +35,7 @@ describe('chat templates and tools', () => {
   });
 
   test('calls and results render through the template, arguments as objects', async () => {
-    const prompt = (await load('hermes-tools')).render(conversation, [weather]);
+    const prompt = (await load('hermes-tools')).render(conversation, { tools: [weather] });
     expect(prompt).toContain('{"name": "get_weather", "arguments": {"city": "巴黎"}}');
     expect(prompt).toContain('<tool_response>\n{"temp": 21}\n</tool_response>');
     expect(prompt).toContain('"description": "The weather of a city"');

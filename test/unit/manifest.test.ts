@@ -49,6 +49,12 @@ describe('manifest', () => {
     });
   });
 
+  test('family, features and attention windows: defaults for an older manifest, parsed for a newer one', () => {
+    expect(parseManifest(valid)).toMatchObject({ family: 'llama', features: [], attentionWindows: null });
+    const gemma = parseManifest({ ...valid, architecture: 'gemma2', family: 'Gemma 2', features: ['GeGLU (gelu tanh)'], attention_windows: [4096, null] });
+    expect(gemma).toMatchObject({ family: 'Gemma 2', features: ['GeGLU (gelu tanh)'], attentionWindows: [4096, null] });
+  });
+
   test('a logits manifest needs no cache geometry', () => {
     const { num_layers, num_heads, num_kv_heads, head_dim, ...rest } = valid;
     expect(parseManifest({ ...rest, interface: 'logits' }).numLayers).toBe(0);
@@ -67,6 +73,10 @@ describe('manifest', () => {
     [{ ...valid, format: 'gguf' }, '`format` must be "torch-gen", found "gguf"'],
     [[1, 2], 'torch-gen.json: expected a JSON object'],
     [{ ...valid, quantization: { method: 'int4' } }, '`quantization.method` must be "int8-dynamic", found "int4"'],
+    [{ ...valid, family: 3 }, '`family` must be a string, found 3'],
+    [{ ...valid, features: 'fast' }, '`features` must be an array of strings, found "fast"'],
+    [{ ...valid, attention_windows: [8] }, '`attention_windows` must list a window (an integer >= 1) or null for each of the 2 layers, found [8]'],
+    [{ ...valid, attention_windows: [0, null] }, '`attention_windows` must list a window (an integer >= 1) or null for each of the 2 layers, found [0,null]'],
     [{ ...valid, quantization: { method: 'int8-dynamic', activation_bits: 4 } }, '`quantization.activation_bits` must be 7 or 8, found 4'],
   ])('rejects a bad manifest with a message naming the field (%#)', (json, message) => {
     expect(() => parseManifest(json)).toThrow(ModelLoadError);
