@@ -11,9 +11,12 @@ export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
   /** The text; null (or '') on an assistant message that only calls tools. */
   content: string | null;
-  /** The calls an assistant message made (a previous reply's `message.tool_calls`). */
+  /**
+   * The calls an assistant message made (a previous reply's `message.tool_calls`). Transformers' shape, with
+   * no id and the arguments as an object, is taken too.
+   */
   tool_calls?: readonly ToolCall[];
-  /** On a `tool` message: the id of the call whose result it is. */
+  /** On a `tool` message: the id of the call whose result it is (optional, as in transformers' messages). */
   tool_call_id?: string;
 }
 
@@ -21,7 +24,7 @@ export interface ChatMessage {
 export interface TemplateMessage {
   role: string;
   content: string;
-  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: Record<string, unknown> } }[];
+  tool_calls?: { id?: string; type: 'function'; function: { name: string; arguments: Record<string, unknown> } }[];
   tool_call_id?: string;
   /** On a tool result: the function it answers. */
   name?: string;
@@ -31,24 +34,32 @@ function messageError(at: string, expected: string, value: unknown): OptionError
   return new OptionError('messages', `expected ${expected}, received ${describeValue(value)}`, { label: at });
 }
 
+/**
+ * A call as a template reads it. OpenAI's shape (an id, arguments as a JSON string) and transformers' (no id,
+ * arguments as an object) are both taken.
+ */
 function templateCall(call: unknown, at: string): NonNullable<TemplateMessage['tool_calls']>[number] {
-  if (!isObject(call) || typeof call.id !== 'string' || !isObject(call.function) || typeof call.function.name !== 'string') {
+  if (!isObject(call) || (call.id !== undefined && typeof call.id !== 'string') || !isObject(call.function) || typeof call.function.name !== 'string') {
     throw messageError(at, "{ id, type: 'function', function: { name, arguments } }", call);
   }
-  const args = call.function.arguments;
-  let parsed: unknown;
-  try {
-    parsed = typeof args === 'string' ? JSON.parse(args) : undefined;
-  } catch {
-    // reported below
+  const args = call.function.arguments ?? {};
+  let parsed: unknown = args;
+  if (typeof args === 'string') {
+    try {
+      parsed = JSON.parse(args);
+    } catch {
+      // reported below
+    }
   }
-  if (!isObject(parsed)) throw messageError(`${at}.function.arguments`, 'a JSON string of an object', args);
-  return { id: call.id, type: 'function', function: { name: call.function.name, arguments: parsed } };
+  if (!isObject(parsed)) throw messageError(`${at}.function.arguments`, 'a JSON string of an object (or the object)', args);
+  const out: NonNullable<TemplateMessage['tool_calls']>[number] = { type: 'function', function: { name: call.function.name, arguments: parsed } };
+  if (call.id !== undefined) out.id = call.id;
+  return out;
 }
 
 /**
- * Checks `messages` and puts them in a template's form. A tool result must answer a call made by an
- * earlier assistant message.
+ * Checks `messages` and puts them in a template's form. A tool result's `tool_call_id`, when it has one
+ * (OpenAI's messages do; transformers' need not), must answer a call made by an earlier assistant message.
  */
 export function templateMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) {
@@ -67,10 +78,10 @@ export function templateMessages(messages: readonly ChatMessage[]): TemplateMess
     const out: TemplateMessage = { role: message.role, content };
     if (toolCalls) {
       out.tool_calls = (toolCalls as unknown[]).map((call, i) => templateCall(call, `${at}.tool_calls[${i}]`));
-      for (const call of out.tool_calls) calls.set(call.id, call.function.name);
+      for (const call of out.tool_calls) if (call.id !== undefined) calls.set(call.id, call.function.name);
     }
-    if (message.role === 'tool') {
-      const id = message.tool_call_id;
+    const id = message.tool_call_id ?? undefined;
+    if (message.role === 'tool' && id !== undefined) {
       if (typeof id !== 'string') throw messageError(`${at}.tool_call_id`, 'the id of the call this result answers', id);
       const name = calls.get(id);
       if (name === undefined) {

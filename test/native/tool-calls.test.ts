@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, OptionError, type ChatChunk, type Model, type ToolDefinition } from '@org/torch-gen';
 import { copyFixture, editManifest, waitFor } from '../helpers.js';
 
-const templates = resolve(import.meta.dirname, '..', 'fixtures', 'chat-templates');
+const templates = resolve(import.meta.dirname, '..', 'fixtures', 'tool-templates');
 
 /** qwen2-kv with `template` as its chat template, and room for a prompt that lists tools. */
 async function qwenWith(template: string): Promise<{ model: Model; cleanup: () => void }> {

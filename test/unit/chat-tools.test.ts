@@ -9,7 +9,7 @@ import { planChat } from '../../lib/tool-calls/chat-plan.js';
 import { toolCallFormatOf } from '../../lib/tool-calls/formats/index.js';
 import { resolveTools, type ToolDefinition } from '../../lib/tool-calls/tools.js';
 
-const templates = resolve(import.meta.dirname, '..', 'fixtures', 'chat-templates');
+const templates = resolve(import.meta.dirname, '..', 'fixtures', 'tool-templates');
 const load = async (name: string) => (await ChatTemplate.fromDirectory(resolve(templates, name))) as ChatTemplate;
 
 const weather: ToolDefinition = {
@@ -34,6 +34,16 @@ describe('chat templates and tools', () => {
     expect(toolCallFormatOf(chatml.source)).toBeUndefined();
   });
 
+  test("transformers' shape of calls and results (no ids, arguments as objects) renders as OpenAI's does", async () => {
+    const template = await load('hermes-tools');
+    const hf = [
+      conversation[0]!,
+      { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: '巴黎' } } }] as never },
+      { role: 'tool', content: '{"temp": 21}' },
+    ];
+    expect(template.render(hf, { tools: [weather] })).toBe(template.render(conversation, { tools: [weather] }));
+  });
+
   test('calls and results render through the template, arguments as objects', async () => {
     const prompt = (await load('hermes-tools')).render(conversation, { tools: [weather] });
     expect(prompt).toContain('{"name": "get_weather", "arguments": {"city": "巴黎"}}');
@@ -47,16 +57,16 @@ describe('chat templates and tools', () => {
     ['an assistant message without content or calls', [{ role: 'assistant', content: null }], 'messages[0].content: expected a string, received null'],
     ['tool_calls on a user message', [{ role: 'user', content: 'x', tool_calls: [] }], 'messages[0].tool_calls: expected an array of tool calls, on an assistant message, received an array'],
     [
-      'a call without an id',
-      [{ role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] as never }],
+      'a call whose id is not a string',
+      [{ role: 'assistant', content: '', tool_calls: [{ id: 3, type: 'function', function: { name: 'f', arguments: '{}' } }] as never }],
       "messages[0].tool_calls[0]: expected { id, type: 'function', function: { name, arguments } }, received a object",
     ],
     [
       'arguments that are not a JSON object',
       [{ role: 'assistant', content: '', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '[1' } }] }],
-      'messages[0].tool_calls[0].function.arguments: expected a JSON string of an object, received "[1"',
+      'messages[0].tool_calls[0].function.arguments: expected a JSON string of an object (or the object), received "[1"',
     ],
-    ['a tool result without tool_call_id', [{ role: 'tool', content: '1' }], 'messages[0].tool_call_id: expected the id of the call this result answers, received undefined'],
+    ['a tool_call_id that is not a string', [{ role: 'tool', content: '1', tool_call_id: 3 as never }], 'messages[0].tool_call_id: expected the id of the call this result answers, received 3'],
     [
       'a tool result for a call never made',
       [...conversation.slice(0, 2), { role: 'tool', tool_call_id: 'call_2', content: '1' }],

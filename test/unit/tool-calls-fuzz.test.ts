@@ -14,7 +14,7 @@ import { randomText, seeded, type Random } from '../fuzz-inputs.js';
 
 const SEED = Number(process.env.TOOLS_FUZZ_SEED ?? 1);
 const CASES = Number(process.env.TOOLS_FUZZ_CASES ?? 3000);
-const templates = resolve(import.meta.dirname, '..', 'fixtures', 'chat-templates');
+const templates = resolve(import.meta.dirname, '..', 'fixtures', 'tool-templates');
 
 function randomTool(random: Random): unknown {
   if (random.next() < 0.1) return random.value();
