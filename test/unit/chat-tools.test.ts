@@ -1,11 +1,14 @@
 // Tools in the prompt: chat templates that render them (Hermes/Qwen style, Llama 3 style) and one that does
 // not (ChatML, as SmolLM2's), the messages that carry calls and results, and the plan of a request.
-import { resolve } from 'node:path';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ChatTemplate } from '../../lib/chat-template.js';
 import type { ChatMessage } from '../../lib/chat-messages.js';
 import { OptionError } from '../../lib/errors.js';
 import { planChat } from '../../lib/tool-calls/chat-plan.js';
+import { hermes } from '../../lib/tool-calls/formats/hermes.js';
 import { toolCallFormatOf } from '../../lib/tool-calls/formats/index.js';
 import { resolveTools, type ToolDefinition } from '../../lib/tool-calls/tools.js';
 
@@ -125,4 +128,21 @@ describe('planChat', () => {
     const template = await load('chatml');
     expect(() => planChat(template, [{ role: 'tool', tool_call_id: 'x', content: '1' }], undefined)).toThrow(OptionError);
   });
+});
+
+test("Qwen3's published template: tools rendered, Hermes' format read from it, and the calls it writes parse back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'torch-gen-qwen3-'));
+  try {
+    copyFileSync(resolve(templates, '..', 'chat-templates', 'Qwen-Qwen3-0.6B.jinja'), join(dir, 'chat_template.jinja'));
+    const template = (await ChatTemplate.fromDirectory(dir)) as ChatTemplate;
+    expect(template.supportsTools).toBe(true);
+    expect(toolCallFormatOf(template.source)).toBe(hermes);
+    const prompt = template.render(conversation, { tools: [weather] });
+    expect(prompt).toContain('"name": "get_weather"');
+    // What the template writes for the assistant's call is what the parser reads as that call.
+    const written = /<\|im_start\|>assistant\n([\s\S]*?)<\|im_end\|>/.exec(prompt)?.[1] as string;
+    expect(hermes.parse(written)?.calls).toEqual([{ name: 'get_weather', arguments: { city: '巴黎' } }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
