@@ -262,11 +262,13 @@ bool Engine::Accept(Active& active, SampledToken token, std::vector<TokenEvent>&
   FinishReason finish = FinishReason::kNone;
   Constraint* constraint = active.request.constraint.get();
   const Constraint::Step step = constraint != nullptr ? constraint->Commit(id) : Constraint::Step::kContinue;
-  if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
-    finish = FinishReason::kStop;
-  } else if (step == Constraint::Step::kError) {
+  if (step == Constraint::Step::kError) {
+    // Before the stop tokens: an end-of-sequence the format did not allow must not pass for a complete text.
     Emit(ErrorEvent(active.request.id, {codes::kInternal, "constrained decoding failed: " + constraint->error()}), events);
     return true;
+  }
+  if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
+    finish = FinishReason::kStop;
   } else if (step == Constraint::Step::kComplete) {
     finish = FinishReason::kStop;  // the format is complete; its last token is text, not a stop token
   } else if (static_cast<int64_t>(active.generated.size()) >= active.request.max_tokens ||
