@@ -107,18 +107,21 @@ describe.each(Object.keys(prompts) as (keyof typeof prompts)[])('%s prompts', (l
   });
 });
 
-test('response_format json_object returns a JSON object', async () => {
+test.each([
+  ['English', 'Give the name and the capital of France as JSON.'],
+  ['Chinese', '用JSON表示一本书的书名和作者。'],
+])('response_format json_object returns a JSON object (%s)', async (_language, content) => {
   const completion = await client.chat.completions.create({
     model: 'smollm2',
-    messages: [{ role: 'user', content: 'Give the name and the capital of France as JSON.' }],
+    messages: [{ role: 'user', content }],
     response_format: { type: 'json_object' },
     max_tokens: 120,
     temperature: 0,
   });
   expect(completion.choices[0]!.finish_reason).toBe('stop');
-  const content = JSON.parse(completion.choices[0]!.message.content!) as unknown;
-  expect(content).toBeTypeOf('object');
-  expect(Array.isArray(content)).toBe(false);
+  const reply = JSON.parse(completion.choices[0]!.message.content!) as unknown;
+  expect(reply).toBeTypeOf('object');
+  expect(Array.isArray(reply)).toBe(false);
 });
 
 test('a streamed tool call: a first delta with id, type and name, then argument deltas that assemble to valid arguments', async () => {
