@@ -2,19 +2,28 @@
 import { Template } from '@huggingface/jinja';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { templateMessages, type ChatMessage } from './chat-messages.js';
 import { ModelLoadError, OptionError } from './errors.js';
+import type { ToolDefinition } from './tool-calls/tools.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
-}
+export type { ChatMessage } from './chat-messages.js';
+
+// A function no template names by chance: seeing it in the prompt shows that the template renders tools.
+const PROBE_TOOL: ToolDefinition = {
+  type: 'function',
+  function: { name: 'torch_gen_probe_function', description: '', parameters: { type: 'object', properties: {} } },
+};
 
 export class ChatTemplate {
   readonly #template: Template;
   readonly #specialTokens: Record<string, string>;
+  #supportsTools: boolean | undefined;
+  /** The template's Jinja text (a tool-call format is recognised in it). */
+  readonly source: string;
 
-  private constructor(template: Template, specialTokens: Record<string, string>) {
+  private constructor(template: Template, source: string, specialTokens: Record<string, string>) {
     this.#template = template;
+    this.source = source;
     this.#specialTokens = specialTokens;
   }
 
@@ -47,28 +56,35 @@ export class ChatTemplate {
       const content = typeof value === 'string' ? value : (value as { content?: unknown } | null)?.content;
       if (typeof content === 'string') specialTokens[key] = content;
     }
-    return new ChatTemplate(template, specialTokens);
+    return new ChatTemplate(template, source, specialTokens);
   }
 
   /**
    * The prompt text for `messages`, ending where the assistant's reply begins. `variables` are further
    * template variables, as transformers' apply_chat_template passes its keyword arguments (`tools`,
-   * `enable_thinking`...); they cannot replace `messages` or `add_generation_prompt`.
+   * `enable_thinking`...); they cannot replace `messages` or `add_generation_prompt`. A template that does
+   * not use one ignores it.
    */
   render(messages: readonly ChatMessage[], variables: Readonly<Record<string, unknown>> = {}): string {
-    if (!Array.isArray(messages) || messages.length === 0) {
-      throw new OptionError('messages', 'expected a non-empty array of { role, content }');
-    }
-    messages.forEach((message, index) => {
-      if (typeof message !== 'object' || message === null || typeof message.role !== 'string' || typeof message.content !== 'string') {
-        throw new OptionError('messages', 'expected { role: string, content: string }', { label: `messages[${index}]` });
-      }
-    });
+    const checked = templateMessages(messages);
     try {
-      return this.#template.render({ ...this.#specialTokens, ...variables, messages, add_generation_prompt: true });
+      return this.#template.render({ ...this.#specialTokens, ...variables, messages: checked, add_generation_prompt: true });
     } catch (error) {
       // Templates raise their own errors, e.g. "Conversation roles must alternate user/assistant".
       throw new OptionError('messages', `the model's chat template refused them (${(error as Error).message})`, { cause: error });
     }
+  }
+
+  /** Whether the template shows the model the tools it is given (else a system message must describe them). */
+  get supportsTools(): boolean {
+    if (this.#supportsTools === undefined) {
+      const messages = [{ role: 'user', content: 'Hello' }];
+      try {
+        this.#supportsTools = this.render(messages, { tools: [PROBE_TOOL] }).includes(PROBE_TOOL.function.name);
+      } catch {
+        this.#supportsTools = false;
+      }
+    }
+    return this.#supportsTools;
   }
 }

@@ -9,7 +9,10 @@
 export { loadModel } from './load-model.js';
 export { Model } from './model.js';
 export type {
+  ChatChunk,
   ChatCompletion,
+  ChatFinishReason,
+  ChatOptions,
   Completion,
   FinishReason,
   GenerationChunk,
@@ -22,6 +25,8 @@ export type {
   Usage,
 } from './model.js';
 export type { ChatMessage } from './chat-template.js';
+export type { ToolCall, ToolChoice, ToolDefinition, ToolOptions } from './tool-calls/tools.js';
+export type { ToolCallDelta } from './tool-calls/tool-call-reader.js';
 export { Tokenizer } from './tokenizer.js';
 export type { DecodeOptions, EncodeOptions } from './tokenizer.js';
 export { runtimeInfo } from './runtime.js';

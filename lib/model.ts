@@ -1,5 +1,9 @@
 /** A loaded model: generation, chat, its tokenizer, its facts, and dispose(). */
 import type { ChatMessage, ChatTemplate } from './chat-template.js';
+import { planChat, type ChatPlan } from './tool-calls/chat-plan.js';
+import { withToolCalls } from './tool-calls/tool-call-chunks.js';
+import { assembleToolCalls, type ToolCallDelta } from './tool-calls/tool-call-reader.js';
+import { isObject, resolveTools, type ToolCall, type ToolOptions } from './tool-calls/tools.js';
 import { debug } from './debug.js';
 import { ConstraintCompiler } from './constraints.js';
 import { ContextLengthError, DisposedError, GrammarUnavailableError, OptionError, fromNativeError } from './errors.js';
@@ -67,9 +71,35 @@ export interface Completion {
   logprobs?: TokenLogprob[];
 }
 
+/** Why a chat reply ended: a generation's reasons, or `'tool_calls'` when it ended with calls of tools. */
+export type ChatFinishReason = FinishReason | 'tool_calls';
+
+/** One piece of a streamed chat reply: a generation's chunk, with the reply's tool calls read out. */
+export interface ChatChunk extends Omit<GenerationChunk, 'finishReason'> {
+  /** Pieces of tool calls, as OpenAI streams them: per call, a first one with its id and name, then arguments. */
+  toolCalls?: ToolCallDelta[];
+  finishReason?: ChatFinishReason;
+}
+
+/** chat()'s and streamChat()'s options: generate()'s, and the tools the model may call. */
+export interface ChatOptions extends GenerateOptions, ToolOptions {}
+
 /** The whole result of chat(). */
-export interface ChatCompletion extends Completion {
-  message: { role: 'assistant'; content: string };
+export interface ChatCompletion extends Omit<Completion, 'finishReason'> {
+  /** The reply's content: its text without the calls ('' when it only calls). */
+  text: string;
+  finishReason: ChatFinishReason;
+  /** The calls the reply made, when it made any. */
+  toolCalls?: ToolCall[];
+  /** The reply as a message to append to the conversation. */
+  message: { role: 'assistant'; content: string; tool_calls?: ToolCall[] };
+}
+
+/** @internal A chat request as chat() and the server run it: its prompt, its generate() options, its plan. */
+export interface ChatRequest {
+  promptIds: number[];
+  options: GenerateOptions;
+  plan: ChatPlan;
 }
 
 export interface ModelInfo {
@@ -366,33 +396,61 @@ export class Model {
 
   /** Generates to the end and returns the whole text, with usage and timings. */
   async complete(prompt: Prompt, options: GenerateOptions = {}): Promise<Completion> {
-    return this.#collect(this.generate(prompt, options));
+    const { toolCalls: _none, ...completion } = await this.#collect(this.generate(prompt, options));
+    // generate()'s chunks end with a generation's finish reasons only.
+    return completion as Completion;
   }
 
   /**
-   * Streams the assistant's reply to `messages`, rendered with the model's chat template.
+   * Streams the assistant's reply to `messages`, rendered with the model's chat template. With `tools`, the
+   * reply's calls come in the chunks' `toolCalls` (not in `text`), and the last chunk says 'tool_calls'.
    * @example
    * for await (const chunk of model.streamChat([{ role: 'user', content: 'Hi' }])) process.stdout.write(chunk.text);
    */
-  streamChat(messages: readonly ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<GenerationChunk, void, undefined> {
-    return this.generate(this.chatPromptIds(messages), options);
+  streamChat(messages: readonly ChatMessage[], options: ChatOptions = {}): AsyncGenerator<ChatChunk, void, undefined> {
+    const request = this.chatRequest(messages, options);
+    return withToolCalls(this.generate(request.promptIds, request.options), request.plan);
   }
 
-  /** The assistant's whole reply to `messages`. */
-  async chat(messages: readonly ChatMessage[], options: GenerateOptions = {}): Promise<ChatCompletion> {
-    const completion = await this.#collect(this.streamChat(messages, options));
-    return { ...completion, message: { role: 'assistant', content: completion.text } };
+  /**
+   * The assistant's whole reply to `messages`. With `tools`, `toolCalls` holds the calls it made; answer
+   * them with `{ role: 'tool', tool_call_id, content }` messages after the reply's `message`.
+   * @example
+   * const reply = await model.chat(messages, { tools, toolChoice: { type: 'function', function: { name: 'get_weather' } } });
+   * JSON.parse(reply.toolCalls[0].function.arguments);   // { city: 'Paris' }
+   */
+  async chat(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<ChatCompletion> {
+    const { toolCalls, ...completion } = await this.#collect(this.streamChat(messages, options));
+    if (toolCalls.length === 0) return { ...completion, message: { role: 'assistant', content: completion.text } };
+    return { ...completion, toolCalls, message: { role: 'assistant', content: completion.text, tool_calls: toolCalls } };
   }
 
-  /** The token ids of `messages` rendered with the chat template, ready for generate(). */
-  chatPromptIds(messages: readonly ChatMessage[]): number[] {
+  /** The token ids of `messages` rendered with the chat template (and `tools`), ready for generate(). */
+  chatPromptIds(messages: readonly ChatMessage[], options: ToolOptions = {}): number[] {
+    return this.chatRequest(messages, options).promptIds;
+  }
+
+  /**
+   * @internal The prompt, generate() options and tool-call plan of a chat request; the server runs it in
+   * pieces (its own generate() call, then withToolCalls()).
+   */
+  chatRequest(messages: readonly ChatMessage[], options: ChatOptions = {}): ChatRequest {
     if (this.disposed) throw new DisposedError();
     if (!this.#chatTemplate) {
       throw new OptionError(null, `this model has no chat template (${this.info.path}/tokenizer_config.json); use generate() with a plain prompt`);
     }
+    // A non-object is left for generate()'s check, which names it.
+    const { tools, toolChoice, parallelToolCalls, ...rest } = isObject(options) ? options : ({} as ChatOptions);
+    const generateOptions = isObject(options) ? rest : options;
+    const plan = planChat(this.#chatTemplate, messages, resolveTools({ tools, toolChoice, parallelToolCalls }));
+    if (plan.responseFormat !== undefined && (rest.responseFormat ?? undefined) !== undefined) {
+      throw new OptionError('responseFormat', "cannot be combined with toolChoice 'required' or a named function, which constrain the reply to a call themselves");
+    }
     // The template writes the special tokens itself (as transformers' apply_chat_template does), so the
     // tokenizer must not add its own.
-    return this.tokenizer.encode(this.#chatTemplate.render(messages), { addSpecialTokens: false });
+    const promptIds = this.tokenizer.encode(plan.prompt, { addSpecialTokens: false });
+    const withFormat = plan.responseFormat === undefined ? generateOptions : { ...generateOptions, responseFormat: plan.responseFormat };
+    return { promptIds, options: withFormat, plan };
   }
 
   /** The model's current load: requests, slots, tokens generated, cache memory. Throws DisposedError after dispose(). */
@@ -431,25 +489,28 @@ export class Model {
     return this.dispose();
   }
 
-  async #collect(stream: AsyncGenerator<GenerationChunk, void, undefined>): Promise<Completion> {
+  async #collect(stream: AsyncGenerator<ChatChunk, void, undefined>): Promise<Omit<ChatCompletion, 'message'> & { toolCalls: ToolCall[] }> {
     const start = performance.now();
     let firstToken: number | undefined;
     let text = '';
     const tokenIds: number[] = [];
     const logprobs: TokenLogprob[] = [];
-    let last: GenerationChunk | undefined;
+    const deltas: ToolCallDelta[] = [];
+    let last: ChatChunk | undefined;
     for await (const chunk of stream) {
       if (firstToken === undefined && chunk.tokenIds.length > 0) firstToken = performance.now();
       text += chunk.text;
       tokenIds.push(...chunk.tokenIds);
       if (chunk.logprobs) logprobs.push(...chunk.logprobs);
+      if (chunk.toolCalls) deltas.push(...chunk.toolCalls);
       last = chunk;
     }
     const end = performance.now();
     const ttft = (firstToken ?? end) - start;
     const after = end - (firstToken ?? end);
-    const completion: Completion = {
+    const completion: Omit<ChatCompletion, 'message'> & { toolCalls: ToolCall[] } = {
       text,
+      toolCalls: assembleToolCalls(deltas),
       tokenIds,
       finishReason: last?.finishReason ?? 'abort',
       usage: last?.usage ?? usage(0, tokenIds.length),

@@ -5,8 +5,11 @@
  * and the README's option tables come from it or are checked against it by a test.
  */
 
-/** Where an option is given: to loadModel() or to generate() and its siblings. */
-export type OptionScope = 'load' | 'generate';
+/**
+ * Where an option is given: to loadModel(), to generate() and its siblings, or to chat() and streamChat()
+ * only (besides generate()'s).
+ */
+export type OptionScope = 'load' | 'generate' | 'chat';
 
 /** How an option's value is checked; the bounds of a number are inclusive unless `minExclusive`. */
 export type OptionType =
@@ -311,6 +314,8 @@ export const OPTIONS = [
       { name: 'json-schema', arg: 'FILE', reads: 'json-schema', help: 'constrain the output to JSON matching the JSON schema in FILE' },
       { name: 'grammar', arg: 'FILE', reads: 'grammar', help: 'constrain the output to the Lark grammar in FILE (llguidance syntax)' },
     ],
+    // OpenAI's shape (json_schema: { name, schema, strict }), read by lib/server/response-format-field.ts.
+    http: 'response_format',
   },
   {
     name: 'truncate',
@@ -326,6 +331,31 @@ export const OPTIONS = [
     type: { kind: 'special', expected: 'an AbortSignal' },
     defaultDoc: 'none',
     doc: 'an `AbortSignal`: ends the request within one step',
+  },
+  {
+    name: 'tools',
+    scope: 'chat',
+    type: { kind: 'special', expected: "an array of at most 128 { type: 'function', function: { name, description?, parameters? } }" },
+    defaultDoc: 'none',
+    doc: "functions the model may call (OpenAI's definitions); the chat template shows them, or a system message describes them",
+    http: 'tools',
+  },
+  {
+    name: 'toolChoice',
+    scope: 'chat',
+    type: { kind: 'special', expected: "'auto', 'none', 'required' or { type: 'function', function: { name } }" },
+    defaultDoc: "`'auto'` with tools",
+    doc: "`'required'` and a named function constrain the reply to a call whose arguments match its parameters; `'auto'` reads calls from the model's own format",
+    http: 'tool_choice',
+  },
+  {
+    name: 'parallelToolCalls',
+    scope: 'chat',
+    type: { kind: 'boolean', spelled: 'a boolean' },
+    default: true,
+    defaultDoc: '`true`',
+    doc: "whether a reply may make several calls: false constrains `'required'` to one, and keeps an `'auto'` reply's first",
+    http: 'parallel_tool_calls',
   },
 ] as const satisfies readonly OptionSpec[];
 

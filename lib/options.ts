@@ -203,7 +203,8 @@ export const DEFAULT_MAX_CONTEXT_CAP = 2048;
 export const DEFAULT_MAX_QUEUE = optionSpec('maxQueue').default as number;
 export const DEFAULT_PREFILL_CHUNK = optionSpec('prefillChunk').default as number;
 
-function describe(value: unknown): string {
+/** A received value as messages show it: a string quoted, a number as is, an object by its kind. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
@@ -211,7 +212,7 @@ function describe(value: unknown): string {
 }
 
 function invalid(name: OptionName, expected: string, value: unknown): OptionError {
-  return new OptionError(name, `expected ${expected}, received ${describe(value)}`);
+  return new OptionError(name, `expected ${expected}, received ${describeValue(value)}`);
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
@@ -263,7 +264,7 @@ function checkKnownKeys(options: object, scope: 'load' | 'generate', what: strin
 function checkObject(options: unknown, what: string): Record<string, unknown> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new OptionError(null, `${what}: expected an options object, received ${describe(options)}`);
+    throw new OptionError(null, `${what}: expected an options object, received ${describeValue(options)}`);
   }
   return options as Record<string, unknown>;
 }

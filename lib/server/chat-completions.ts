@@ -1,7 +1,8 @@
 /** POST /v1/chat/completions: OpenAI's chat completions, through the model's chat template. */
 import type { FastifyInstance } from 'fastify';
 import type { ChatMessage } from '../chat-template.js';
-import type { GenerationChunk } from '../model.js';
+import type { ChatChunk, ChatRequest } from '../model.js';
+import type { ToolCall } from '../tool-calls/tools.js';
 import type { ServerContext } from './context.js';
 import { Generation } from './generation.js';
 import { badRequest, toHttpError } from './openai-errors.js';
@@ -25,18 +26,25 @@ function contentText(content: unknown, where: string): string {
     .join('');
 }
 
+/**
+ * OpenAI's messages as the library's: content parts joined, 'developer' read as 'system'. Tool calls and
+ * tool results pass as they are; the library checks them (their ids, their arguments).
+ */
 function chatMessages(value: unknown): ChatMessage[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw badRequest('messages', 'messages: expected a non-empty array of { role, content }', value === undefined ? 'missing_required_parameter' : 'invalid_value');
   }
-  return value.map((message: { role?: unknown; content?: unknown } | null, i) => {
+  return value.map((message: { role?: unknown; content?: unknown; tool_calls?: unknown; tool_call_id?: unknown } | null, i) => {
     const where = `messages[${i}]`;
     if (typeof message !== 'object' || message === null) throw badRequest('messages', `${where}: expected { role, content }`);
     const { role } = message;
-    if (role !== 'system' && role !== 'developer' && role !== 'user' && role !== 'assistant') {
-      throw badRequest('messages', `${where}.role: expected 'system', 'developer', 'user' or 'assistant', received ${JSON.stringify(role)}`);
+    if (role !== 'system' && role !== 'developer' && role !== 'user' && role !== 'assistant' && role !== 'tool') {
+      throw badRequest('messages', `${where}.role: expected 'system', 'developer', 'user', 'assistant' or 'tool', received ${JSON.stringify(role)}`);
     }
-    return { role: role === 'developer' ? 'system' : role, content: contentText(message.content, where) };
+    const out: ChatMessage = { role: role === 'developer' ? 'system' : role, content: contentText(message.content, where) };
+    if (message.tool_calls !== undefined && message.tool_calls !== null) out.tool_calls = message.tool_calls as ToolCall[];
+    if (message.tool_call_id !== undefined) out.tool_call_id = message.tool_call_id as string;
+    return out;
   });
 }
 
@@ -46,7 +54,7 @@ function chunkBody(meta: ResponseMeta, choice: Record<string, unknown>, includeU
 
 function renderer(meta: ResponseMeta, sampling: SamplingRequest): ChunkRenderer {
   let first = true;
-  return (chunk: GenerationChunk) => {
+  return (chunk: ChatChunk) => {
     const events: string[] = [];
     if (first) {
       // OpenAI's first chunk carries the role.
@@ -57,6 +65,10 @@ function renderer(meta: ResponseMeta, sampling: SamplingRequest): ChunkRenderer 
       sampling.topLogprobs !== undefined && chunk.logprobs && chunk.logprobs.length > 0 ? chatLogprobs(chunk.logprobs, sampling.topLogprobs) : null;
     if (chunk.text !== '' || logprobs) {
       events.push(sseData(chunkBody(meta, { delta: { content: chunk.text }, logprobs, finish_reason: null }, sampling.includeUsage)));
+    }
+    // One event per piece of a call: the first with the call's id, type and name, then its arguments.
+    for (const delta of chunk.toolCalls ?? []) {
+      events.push(sseData(chunkBody(meta, { delta: { tool_calls: [delta] }, finish_reason: null }, sampling.includeUsage)));
     }
     if (chunk.finishReason && chunk.usage) {
       events.push(sseData(chunkBody(meta, { delta: {}, finish_reason: finishReasonBody(chunk.finishReason) }, sampling.includeUsage)));
@@ -78,16 +90,17 @@ export function registerChatCompletions(app: FastifyInstance, context: ServerCon
     record.stream = sampling.stream;
     const messages = chatMessages(field(body, 'messages'));
     if (context.options.logPrompts) record.prompt = messages;
-    let ids: number[];
+    let chat: ChatRequest;
     try {
-      ids = served.model.chatPromptIds(messages);
+      chat = served.model.chatRequest(messages, { ...sampling.options, ...sampling.tools });
     } catch (error) {
       throw toHttpError(error, { promptParam: 'messages' });
     }
     const generation = Generation.start(
-      { served, promptIds: ids, options: sampling.options, promptParam: 'messages', request, reply },
+      { served, promptIds: chat.promptIds, options: chat.options, plan: chat.plan, promptParam: 'messages', request, reply },
       context,
     );
+    await generation.ready();
     const meta = responseMeta('chatcmpl', served);
     if (sampling.stream) return sendEventStream(reply, generation, renderer(meta, sampling));
 
@@ -100,7 +113,13 @@ export function registerChatCompletions(app: FastifyInstance, context: ServerCon
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: result.text, refusal: null },
+          message: {
+            role: 'assistant',
+            // OpenAI's content is null when a reply only calls.
+            content: result.toolCalls.length > 0 && result.text === '' ? null : result.text,
+            refusal: null,
+            ...(result.toolCalls.length > 0 ? { tool_calls: result.toolCalls } : {}),
+          },
           logprobs,
           finish_reason: finishReasonBody(result.finishReason),
         },

@@ -1,6 +1,6 @@
 /** POST /v1/completions: OpenAI's (legacy) text completions, streamed or not. */
 import type { FastifyInstance } from 'fastify';
-import type { GenerationChunk, Model } from '../model.js';
+import type { ChatChunk, Model } from '../model.js';
 import type { ServerContext } from './context.js';
 import { Generation } from './generation.js';
 import { badRequest } from './openai-errors.js';
@@ -40,7 +40,7 @@ function chunkBody(meta: ResponseMeta, choice: Record<string, unknown>, includeU
 
 function renderer(meta: ResponseMeta, sampling: SamplingRequest): ChunkRenderer {
   let offset = 0;
-  return (chunk: GenerationChunk) => {
+  return (chunk: ChatChunk) => {
     const events: string[] = [];
     let logprobs = null;
     if (sampling.topLogprobs !== undefined && chunk.logprobs && chunk.logprobs.length > 0) {
@@ -77,6 +77,7 @@ export function registerCompletions(app: FastifyInstance, context: ServerContext
       { served, promptIds: ids, options: sampling.options, promptParam: 'prompt', request, reply },
       context,
     );
+    await generation.ready();
     const meta = responseMeta('cmpl', served);
     if (sampling.stream) return sendEventStream(reply, generation, renderer(meta, sampling));
 

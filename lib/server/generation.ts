@@ -3,8 +3,12 @@
  * deadline passes, tracked for draining, timed (time to first token), counted for logs and metrics.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { FinishReason, GenerationChunk, TokenLogprob, Usage } from '../model.js';
+import type { ChatChunk, ChatFinishReason, TokenLogprob, Usage } from '../model.js';
 import type { GenerateOptions } from '../options.js';
+import type { ChatPlan } from '../tool-calls/chat-plan.js';
+import { withToolCalls } from '../tool-calls/tool-call-chunks.js';
+import { assembleToolCalls, type ToolCallDelta } from '../tool-calls/tool-call-reader.js';
+import type { ToolCall } from '../tool-calls/tools.js';
 import type { ServerContext } from './context.js';
 import type { AbortCause } from './lifecycle.js';
 import { HttpError, toHttpError } from './openai-errors.js';
@@ -17,19 +21,24 @@ export interface GenerationRequest {
   options: GenerateOptions;
   /** The request field a prompt error is about: 'prompt' or 'messages'. */
   promptParam: 'prompt' | 'messages';
+  /** A chat request's plan: its tool calls are read out of the reply. */
+  plan?: ChatPlan;
   request: FastifyRequest;
   reply: FastifyReply;
 }
 
 export interface CollectedGeneration {
   text: string;
-  finishReason: FinishReason;
+  toolCalls: ToolCall[];
+  finishReason: ChatFinishReason;
   usage: Usage;
   logprobs: TokenLogprob[] | undefined;
 }
 
 export class Generation {
-  readonly #iterator: AsyncGenerator<GenerationChunk, void, undefined>;
+  readonly #iterator: AsyncGenerator<ChatChunk, void, undefined>;
+  // The first chunk, when ready() waited for it.
+  #first: Promise<IteratorResult<ChatChunk, void>> | undefined;
   readonly #controller: AbortController;
   readonly #req: GenerationRequest;
   readonly #context: ServerContext;
@@ -39,7 +48,7 @@ export class Generation {
   private constructor(
     req: GenerationRequest,
     context: ServerContext,
-    iterator: AsyncGenerator<GenerationChunk, void, undefined>,
+    iterator: AsyncGenerator<ChatChunk, void, undefined>,
     controller: AbortController,
     start: number,
   ) {
@@ -80,7 +89,8 @@ export class Generation {
     if (reply.raw.destroyed) onClose();
     else reply.raw.once('close', onClose);
     try {
-      const iterator = served.model.generate(req.promptIds, { ...req.options, signal: controller.signal });
+      const chunks = served.model.generate(req.promptIds, { ...req.options, signal: controller.signal });
+      const iterator = req.plan ? withToolCalls(chunks, req.plan) : chunks;
       return new Generation(req, context, iterator, controller, start);
     } catch (error) {
       untrack();
@@ -94,14 +104,31 @@ export class Generation {
     return this.#controller.signal.aborted ? (this.#controller.signal.reason as AbortCause) : undefined;
   }
 
+  /**
+   * Waits for the first chunk of a constrained request (a responseFormat, or tools that constrain): its
+   * format is compiled then, and a refusal (a schema the grammar engine cannot compile) must be a 400, not
+   * an event in a stream already answered 200. Free requests skip it, so their headers go at once.
+   */
+  async ready(): Promise<void> {
+    if (this.#req.options.responseFormat === undefined) return;
+    this.#first = this.#iterator.next();
+    try {
+      await this.#first;
+    } catch (error) {
+      // chunks() will not run: the request's log line need not wait for it.
+      this.#markEnded();
+      throw toHttpError(error, { promptParam: this.#req.promptParam });
+    }
+  }
+
   /** The generation's chunks; the last one has finishReason and usage. Iterate once. */
-  async *chunks(): AsyncGenerator<GenerationChunk, void, undefined> {
+  async *chunks(): AsyncGenerator<ChatChunk, void, undefined> {
     const { served, request } = this.#req;
     const record = recordOf(request);
     record.completionTokens = 0;
     let output = '';
     try {
-      let next = await this.#iterator.next();
+      let next = await (this.#first ?? this.#iterator.next());
       while (!next.done) {
         const chunk = next.value;
         if (record.timeToFirstTokenMs === undefined && chunk.tokenIds.length > 0) {
@@ -135,15 +162,18 @@ export class Generation {
   async collect(): Promise<CollectedGeneration> {
     let text = '';
     const logprobs: TokenLogprob[] = [];
-    let last: GenerationChunk | undefined;
+    const deltas: ToolCallDelta[] = [];
+    let last: ChatChunk | undefined;
     for await (const chunk of this.chunks()) {
       text += chunk.text;
+      if (chunk.toolCalls) deltas.push(...chunk.toolCalls);
       if (chunk.logprobs) logprobs.push(...chunk.logprobs);
       last = chunk;
     }
     const completionTokens = recordOf(this.#req.request).completionTokens ?? 0;
     return {
       text,
+      toolCalls: assembleToolCalls(deltas),
       finishReason: last?.finishReason ?? 'abort',
       usage: last?.usage ?? { promptTokens: this.#req.promptIds.length, completionTokens, totalTokens: this.#req.promptIds.length + completionTokens },
       logprobs: logprobs.length > 0 ? logprobs : undefined,

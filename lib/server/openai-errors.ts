@@ -5,11 +5,13 @@
 import {
   ContextLengthError,
   DisposedError,
+  GrammarUnavailableError,
   OptionError,
   OutOfMemoryError,
   QueueFullError,
   TorchGenError,
 } from '../errors.js';
+import { findOption } from '../option-table.js';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -50,6 +52,19 @@ export function badRequest(param: string | null, message: string, code: string |
   return new HttpError(400, message, { param, code });
 }
 
+/**
+ * An OptionError about an option the request carries in a field (`toolChoice` in `tool_choice`) as a 400
+ * naming that field; other errors pass through.
+ */
+export function optionBadRequest(error: unknown): unknown {
+  if (!(error instanceof OptionError) || error.option === null) return error;
+  const http = findOption(error.option)?.http;
+  if (http === undefined) return error;
+  // A label that already is the field's path (`tools[0].function.name`) stays.
+  const named = http === error.option ? error : error.renamed(http);
+  return badRequest(http, named.message);
+}
+
 export interface ErrorMappingOptions {
   /** The request field a ContextLengthError is about: 'prompt' or 'messages'. */
   promptParam?: string;
@@ -63,7 +78,10 @@ export function toHttpError(error: unknown, options: ErrorMappingOptions = {}): 
   if (error instanceof ContextLengthError) {
     return badRequest(options.promptParam ?? null, error.message, 'context_length_exceeded');
   }
+  const named = optionBadRequest(error);
+  if (named instanceof HttpError) return named;
   if (error instanceof OptionError) return badRequest(options.promptParam ?? error.option, error.message);
+  if (error instanceof GrammarUnavailableError) return badRequest(null, error.message, 'grammar_unavailable');
   if (error instanceof QueueFullError) {
     return new HttpError(429, error.message, {
       type: 'requests',

@@ -1,6 +1,6 @@
 /** The pieces of OpenAI's response objects both endpoints share: ids, usage, finish reasons, logprobs. */
 import { randomBytes } from 'node:crypto';
-import type { FinishReason, TokenLogprob, Usage } from '../model.js';
+import type { ChatFinishReason, TokenLogprob, Usage } from '../model.js';
 import type { ServedModel } from './served-models.js';
 
 export interface ResponseMeta {
@@ -29,9 +29,9 @@ export function usageBody(usage: Usage): UsageBody {
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
 }
 
-/** OpenAI has no 'abort': an aborted request is not answered, so only 'stop' and 'length' reach here. */
-export function finishReasonBody(reason: FinishReason): 'stop' | 'length' {
-  return reason === 'length' ? 'length' : 'stop';
+/** OpenAI has no 'abort': an aborted request is not answered, so only 'stop', 'length' and 'tool_calls' reach here. */
+export function finishReasonBody(reason: ChatFinishReason): 'stop' | 'length' | 'tool_calls' {
+  return reason === 'length' || reason === 'tool_calls' ? reason : 'stop';
 }
 
 /** The legacy completions form: parallel arrays, alternatives as token -> logprob maps. */

@@ -5,15 +5,19 @@
  */
 import { OptionError } from '../errors.js';
 import { checkGenerateOptions } from '../option-names.js';
-import { findOption, OPTIONS } from '../option-table.js';
+import { findOption, optionsOf } from '../option-table.js';
 import { resolveGenerateOptions, type GenerateOptions } from '../options.js';
-import { badRequest } from './openai-errors.js';
+import { resolveTools, type ToolOptions } from '../tool-calls/tools.js';
+import { badRequest, optionBadRequest } from './openai-errors.js';
+import { responseFormatField } from './response-format-field.js';
 
 export type Body = Record<string, unknown>;
 
 export interface SamplingRequest {
-  /** Everything but the signal, ready for model.generate(). */
+  /** Everything but the signal, ready for model.generate(); responseFormat included. */
   options: GenerateOptions;
+  /** tools, tool_choice and parallel_tool_calls (chat only), checked. */
+  tools: ToolOptions;
   stream: boolean;
   /** stream_options.include_usage: a last chunk with the usage and no choices. */
   includeUsage: boolean;
@@ -61,16 +65,30 @@ function refuseUnsupported(body: Body, kind: 'completion' | 'chat'): void {
     if (field(body, 'suffix') !== undefined) throw badRequest('suffix', 'suffix: not supported by this server', 'unsupported_parameter');
     return;
   }
-  for (const name of ['tools', 'functions']) {
-    const value = field(body, name);
-    if (value !== undefined && (!Array.isArray(value) || value.length > 0)) {
-      throw badRequest(name, `${name}: tool calls are not supported by this server`, 'unsupported_parameter');
+  for (const name of ['functions', 'function_call']) {
+    if (field(body, name) !== undefined) {
+      throw badRequest(name, `${name}: the deprecated function-calling fields are not supported; use tools and tool_choice`, 'unsupported_parameter');
     }
   }
-  const format = field(body, 'response_format') as { type?: unknown } | undefined;
-  if (format !== undefined && format?.type !== 'text') {
-    throw badRequest('response_format', "response_format: only { type: 'text' } is supported", 'unsupported_value');
+}
+
+/** tools, tool_choice and parallel_tool_calls as chat() takes them, checked by the library's rules. */
+function toolsRequest(body: Body, kind: 'completion' | 'chat'): ToolOptions {
+  const tools: ToolOptions = {};
+  for (const spec of optionsOf('chat')) {
+    const value = field(body, spec.http as string);
+    if (value === undefined) continue;
+    if (kind === 'completion') {
+      throw badRequest(spec.http as string, `${spec.http}: only /v1/chat/completions calls tools`, 'unsupported_parameter');
+    }
+    (tools as Record<string, unknown>)[spec.name] = value;
   }
+  try {
+    resolveTools(tools);
+  } catch (error) {
+    throw optionBadRequest(error);
+  }
+  return tools;
 }
 
 function booleanField(body: Body, name: string): boolean {
@@ -98,11 +116,14 @@ export function samplingRequest(body: Body, kind: 'completion' | 'chat', limits:
   const fieldOf = (option: string): string | undefined =>
     option === 'maxTokens' ? maxTokensField : option === 'logprobs' ? logprobsField : findOption(option)?.http;
   const options: GenerateOptions = { maxTokens: (field(body, maxTokensField) ?? limits.defaultMaxTokens) as number };
-  for (const spec of OPTIONS) {
-    if (!('http' in spec) || spec.name === 'maxTokens' || spec.name === 'logprobs') continue;
+  for (const spec of optionsOf('generate')) {
+    // These three are read below, each in its endpoint's or OpenAI's own shape.
+    if (spec.http === undefined || spec.name === 'maxTokens' || spec.name === 'logprobs' || spec.name === 'responseFormat') continue;
     const value = field(body, spec.http);
     if (value !== undefined) (options as Record<string, unknown>)[spec.name] = value;
   }
+  const responseFormat = responseFormatField(field(body, 'response_format'));
+  if (responseFormat !== undefined) options.responseFormat = responseFormat;
   const topLogprobs = logprobsRequest(body, kind);
   // Our logprobs option reports the chosen token's log-probability only together with at least one
   // alternative; extra alternatives are cut from the response.
@@ -119,7 +140,7 @@ export function samplingRequest(body: Body, kind: 'completion' | 'chat', limits:
       `${maxTokensField}: expected at most ${limits.maxTokensLimit} (this server's limit), received ${options.maxTokens}`,
     );
   }
-  return { options, stream, includeUsage, topLogprobs };
+  return { options, tools: toolsRequest(body, kind), stream, includeUsage, topLogprobs };
 }
 
 /** A count of alternatives per token in `name` (completions' logprobs, chat's top_logprobs), by the logprobs option's range. */

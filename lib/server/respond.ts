@@ -4,13 +4,13 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import type { GenerationChunk } from '../model.js';
+import type { ChatChunk } from '../model.js';
 import type { Generation } from './generation.js';
 import { HttpError, toHttpError } from './openai-errors.js';
 import { SSE_DONE, SSE_HEADERS, sseData } from './openai-format.js';
 
 /** Turns one chunk into the events it stands for (none while a stop string is being matched, say). */
-export type ChunkRenderer = (chunk: GenerationChunk) => string[];
+export type ChunkRenderer = (chunk: ChatChunk) => string[];
 
 const shutdownError = () => new HttpError(503, 'the server shut down before this request finished; retry it', { code: 'server_shutting_down' });
 

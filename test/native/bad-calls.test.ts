@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ContextLengthError, DisposedError, loadModel, OptionError, type GenerationChunk, type Model } from '@org/torch-gen';
+import { ContextLengthError, DisposedError, loadModel, OptionError, type ChatChunk, type Model } from '@org/torch-gen';
 import { copyFixture, editManifest } from '../helpers.js';
 
 // Calls a user can get wrong on a loaded model: each either runs sensibly or throws the typed error the
@@ -21,8 +21,8 @@ writeFileSync(
 
 afterAll(() => copy.cleanup());
 
-async function drain(stream: AsyncIterable<GenerationChunk>): Promise<GenerationChunk[]> {
-  const chunks: GenerationChunk[] = [];
+async function drain(stream: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
+  const chunks: ChatChunk[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   return chunks;
 }
@@ -96,7 +96,7 @@ describe('bad calls on a loaded model', () => {
     expect(() => model.generate('hi', 'fast' as never)).toThrow(expect.objectContaining({ name: 'OptionError', option: null, message: 'generate options: expected an options object, received "fast"' }));
     expect(() => model.generate('hi', [] as never)).toThrow('generate options: expected an options object, received an array');
     await expect(model.chat([])).rejects.toThrow(expect.objectContaining({ name: 'OptionError', option: 'messages', message: 'messages: expected a non-empty array of { role, content }' }));
-    await expect(model.chat([{ role: 'user' }] as never)).rejects.toThrow(expect.objectContaining({ name: 'OptionError', option: 'messages', message: 'messages[0]: expected { role: string, content: string }' }));
+    await expect(model.chat([{ role: 'user' }] as never)).rejects.toThrow(expect.objectContaining({ name: 'OptionError', option: 'messages', message: 'messages[0].content: expected a string, received undefined' }));
     await expect(model.chat('hi' as never)).rejects.toThrow(OptionError);
   });
 

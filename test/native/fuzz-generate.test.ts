@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadModel, TorchGenError, type GenerationChunk, type Model } from '@org/torch-gen';
+import { loadModel, TorchGenError, type ChatChunk, type Model } from '@org/torch-gen';
 import { randomOptions, randomPrompt, randomText, seeded, type Random } from '../fuzz-inputs.js';
 import { copyFixture, editManifest, fixture, readExpected } from '../helpers.js';
 
@@ -55,7 +55,7 @@ function safeJson(value: unknown): string {
   }
 }
 
-function checkChunks(chunks: GenerationChunk[], maxContext: number): string {
+function checkChunks(chunks: ChatChunk[], maxContext: number): string {
   const last = chunks[chunks.length - 1];
   expect(last?.finishReason).toMatch(/^(stop|length|abort)$/);
   const ids = chunks.flatMap((chunk) => chunk.tokenIds);
@@ -80,7 +80,7 @@ async function oneCall(model: Model, random: Random, counts: Counts): Promise<vo
   counts.tried++;
   const input = { mode, prompt, options };
   try {
-    let chunks: GenerationChunk[] = [];
+    let chunks: ChatChunk[] = [];
     if (mode === 'complete') {
       const result = await model.complete(prompt as never, options);
       chunks = [{ text: result.text, tokenIds: result.tokenIds, finishReason: result.finishReason, usage: result.usage }];

@@ -278,14 +278,19 @@ describe('errors in OpenAI\'s shape', () => {
     });
     const chatN = await failure(() => client.chat.completions.create({ model: 'smollm2', messages: [{ role: 'user', content: 'x' }], n: 3 }));
     expect(chatN.status).toBe(400);
-    const tools = await failure(() =>
+    const functions = await failure(() =>
       client.chat.completions.create({
         model: 'smollm2',
         messages: [{ role: 'user', content: 'x' }],
-        tools: [{ type: 'function', function: { name: 'f', parameters: {} } }],
+        functions: [{ name: 'f', parameters: {} }],
       }),
     );
-    expect(tools.error).toMatchObject({ param: 'tools', code: 'unsupported_parameter' });
+    expect(functions.error).toEqual({
+      message: 'functions: the deprecated function-calling fields are not supported; use tools and tool_choice',
+      type: 'invalid_request_error',
+      param: 'functions',
+      code: 'unsupported_parameter',
+    });
   });
 
   test('400 for a prompt longer than the context (code context_length_exceeded)', async () => {

@@ -78,7 +78,7 @@ describe('the option table', () => {
     await expect(boundsHeader()).toMatchFileSnapshot(join(root, 'native', 'addon', 'option_bounds.h'));
   });
 
-  test.each(['load', 'generate'] as const)("is the README's table of %s options", (scope) => {
+  test.each(['load', 'generate', 'chat'] as const)("is the README's table of %s options", (scope) => {
     expect(readmeSection(scope)).toBe(readmeTable(scope));
   });
 
@@ -98,12 +98,13 @@ describe('the option table', () => {
     );
   });
 
-  test.each(specs.filter((spec) => spec.http !== undefined).map((spec) => [spec.name, spec.http!] as const))(
+  test.each(specs.filter((spec) => spec.http !== undefined).map((spec) => [spec.name, spec.http!, spec.scope] as const))(
     'the server reads %s from the request field %s, and a bad value is a 400 naming that field',
-    (name, field) => {
+    (name, field, scope) => {
       let error: unknown;
       try {
-        samplingRequest({ [field]: -1e9 }, 'completion', { defaultMaxTokens: 16, maxTokensLimit: 1024, vocabSize: 100 });
+        // Chat options (tools) belong to the chat endpoint.
+        samplingRequest({ [field]: -1e9 }, scope === 'chat' ? 'chat' : 'completion', { defaultMaxTokens: 16, maxTokensLimit: 1024, vocabSize: 100 });
       } catch (caught) {
         error = caught;
       }
