@@ -8,7 +8,7 @@ import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
 import { physicalCores } from './cpu.js';
-import { fitCpuDefaults } from './memory.js';
+import { defaultPrefixCacheMiB, fitCpuDefaults } from './memory.js';
 import { openModel, type Model, type ModelParts } from './model.js';
 import { loadAddon, type NativeModel } from './native.js';
 import { resolveLoadOptions, type LoadModelOptions } from './options.js';
@@ -46,6 +46,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   // A logits model recomputes the whole sequence each step and decodes one request at a time: the plan
   // says so here, once, and the engine follows the spec it gets.
   const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
+  const prefixCacheMiB = resolved.prefixCacheMiB ?? defaultPrefixCacheMiB(manifest, maxBatch, maxContext, dtype);
   const modelFile = join(path, 'model.pt');
   await checkFile(modelFile, 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
@@ -65,6 +66,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     maxBatch,
     maxQueue,
     prefillChunk,
+    prefixCacheMiB,
     device,
     dtype,
     cudaGraphs,

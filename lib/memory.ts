@@ -11,6 +11,16 @@ export function kvCacheBytes(manifest: Manifest, maxBatch: number, maxContext: n
   return 2 * manifest.numLayers * maxBatch * manifest.numKvHeads * maxContext * manifest.headDim * DTYPE_BYTES[dtype];
 }
 
+/**
+ * MiB kept for cached prompt prefixes when the prefixCacheMiB option is not given: as much as the KV cache
+ * (the same number of tokens), so a busy server keeps about as many prefixes as it runs requests. A logits
+ * model keeps none (it has no cache to fill from them).
+ */
+export function defaultPrefixCacheMiB(manifest: Manifest, maxBatch: number, maxContext: number, dtype: Dtype): number {
+  if (manifest.interface !== 'kv-cache') return 0;
+  return Math.ceil(kvCacheBytes(manifest, maxBatch, maxContext, dtype) / 2 ** 20);
+}
+
 /** What the kernel can give without swapping (MemAvailable), or os.freemem() where /proc is absent. */
 export function availableHostMemory(): number {
   try {

@@ -4,7 +4,7 @@ import { debug } from './debug.js';
 import { ConstraintCompiler } from './constraints.js';
 import { ContextLengthError, DisposedError, GrammarUnavailableError, OptionError, fromNativeError } from './errors.js';
 import type { Manifest } from './manifest.js';
-import type { NativeConstraint, NativeEvent, NativeModel } from './native.js';
+import type { NativeConstraint, NativeEvent, NativeModel, NativePrefixCacheStats } from './native.js';
 import { resolveGenerateOptions, type Dtype, type GenerateOptions, type ResolvedGenerateOptions, type SamplingDefaults } from './options.js';
 import type { RequestStream } from './request-stream.js';
 import { Requests } from './requests.js';
@@ -148,6 +148,24 @@ export interface ModelStats {
   cudaGraphsCaptured: number;
   /** On a CUDA device, why the decode step runs eagerly; null while CUDA graphs are on, and on the CPU. */
   cudaGraphsOff: string | null;
+  /** Automatic prefix caching (the prefixCacheMiB load option); null when it is off. */
+  prefixCache: PrefixCacheStats | null;
+}
+
+/** What the prefix cache holds and has saved, from stats(). */
+export interface PrefixCacheStats {
+  /** Bytes of its block storage on the model's device (allocated at load; counted in memoryBytes). */
+  bytes: number;
+  /** Tokens it can hold: whole blocks of 16 tokens. */
+  capacityTokens: number;
+  /** Tokens whose keys and values it holds now. */
+  cachedTokens: number;
+  /** Requests that started from a cached prefix, since load. */
+  hits: number;
+  /** Prompt tokens those requests did not prefill, since load. */
+  hitTokens: number;
+  /** Blocks given up for newer ones (least recently used first), since load. */
+  evictions: number;
 }
 
 /** Prompt text, or token ids to feed as they are. */
@@ -390,12 +408,13 @@ export class Model {
       requestsFinished: native.requestsFinished,
       cacheBytes: native.cacheBytes,
       weightBytes: native.weightBytes,
-      memoryBytes: native.weightBytes + native.cacheBytes,
+      memoryBytes: native.weightBytes + native.cacheBytes + native.prefixCache.bytes,
       deviceAllocatedBytes: native.deviceAllocatedBytes,
       devicePeakBytes: native.devicePeakBytes,
       deviceReservedBytes: native.deviceReservedBytes,
       cudaGraphsCaptured: native.cudaGraphsCaptured,
       cudaGraphsOff: native.cudaGraphsOff ?? null,
+      prefixCache: prefixCacheStats(native.prefixCache),
     };
   }
 
@@ -504,4 +523,16 @@ function usage(promptTokens: number, completionTokens: number): Usage {
 /** The stream of a request whose signal was aborted before it was queued. */
 async function* aborted(promptTokens: number): AsyncGenerator<GenerationChunk, void, undefined> {
   yield { text: '', tokenIds: [], finishReason: 'abort', usage: usage(promptTokens, 0) };
+}
+
+function prefixCacheStats(native: NativePrefixCacheStats): PrefixCacheStats | null {
+  if (native.capacityBlocks === 0) return null;
+  return {
+    bytes: native.bytes,
+    capacityTokens: native.capacityBlocks * native.blockTokens,
+    cachedTokens: native.cachedTokens,
+    hits: native.hits,
+    hitTokens: native.hitTokens,
+    evictions: native.evictions,
+  };
 }

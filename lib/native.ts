@@ -25,6 +25,8 @@ export interface NativeModelSpec {
   maxQueue: number;
   /** Prompt tokens per engine step. */
   prefillChunk: number;
+  /** Memory for cached prompt prefixes; 0: prefix caching off. */
+  prefixCacheMiB: number;
   device: string;
   dtype: 'float32' | 'float16' | 'bfloat16';
   /** Replay the decode step as CUDA graphs (CUDA, kv-cache interface). */
@@ -122,6 +124,18 @@ export interface NativeStats {
   threads: number;
   graphNodes: number;
   graphOptimization: string;
+  prefixCache: NativePrefixCacheStats;
+}
+
+/** The prefix cache's figures; all zero when it is off. */
+export interface NativePrefixCacheStats {
+  bytes: number;
+  blockTokens: number;
+  capacityBlocks: number;
+  cachedTokens: number;
+  hits: number;
+  hitTokens: number;
+  evictions: number;
 }
 
 /** Instruction sets libtorch's CPU kernels can use on this machine. */

@@ -125,6 +125,17 @@ export const OPTIONS = [
     native: true,
   },
   {
+    name: 'prefixCacheMiB',
+    scope: 'load',
+    type: { kind: 'integer', min: 0, max: 2 ** 20 },
+    defaultDoc: "the KV cache's size (the keys and values of maxBatch x maxContext tokens), in MiB",
+    doc:
+      'MiB kept for the keys and values of prompt prefixes, reused by later requests that begin with them ' +
+      '(least recently used evicted; `stats().prefixCache`); 0 turns prefix caching off',
+    cli: { name: 'prefix-cache-mib', arg: 'N' },
+    native: true,
+  },
+  {
     name: 'cudaGraphs',
     scope: 'load',
     type: { kind: 'boolean', spelled: 'true or false' },

@@ -47,6 +47,16 @@ export interface LoadModelOptions {
    */
   prefillChunk?: number;
   /**
+   * MiB of memory kept, beside the KV cache, for the keys and values of prompt prefixes: a request that
+   * begins with tokens an earlier (or a running) request computed starts from them and prefills only the
+   * rest, with exactly the tokens it would generate without the cache. Blocks of 16 tokens, least recently
+   * used evicted; `stats().prefixCache` reports hits and evictions. Multi-turn chats reuse their earlier
+   * turns this way. Integer in [0, 1048576]; 0 turns prefix caching off. Default: as large as the KV cache
+   * (the keys and values of maxBatch x maxContext tokens). Allocated at load; the kv-cache interface only.
+   * @example { prefixCacheMiB: 512 }
+   */
+  prefixCacheMiB?: number;
+  /**
    * On a CUDA device, capture the decode step as CUDA graphs (one per batch size and cache-length bucket)
    * and replay them: a small model's step is then one launch instead of hundreds. A capture that fails
    * turns graphs off and the step runs eagerly (`stats().cudaGraphsOff` says why). Ignored on the CPU.
@@ -271,6 +281,8 @@ export interface ResolvedLoadOptions {
   cudaGraphBatchSizes: number[];
   threads: number;
   optimizeGraph: boolean;
+  /** undefined: the default, which depends on the KV cache's size (lib/memory.ts). */
+  prefixCacheMiB: number | undefined;
 }
 
 /** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */
@@ -322,10 +334,13 @@ export function resolveLoadOptions(
     throw invalid('cudaGraphBatchSizes', `a non-empty array of distinct integers in [1, ${maxBatch}] (maxBatch)`, cudaGraphBatchSizes);
   }
   const threads = tableOption<number>(raw, 'threads', cpu.cores);
+  // undefined: as large as the KV cache, which lib/load-model.ts sizes after this.
+  const prefixCacheMiB = raw.prefixCacheMiB === undefined ? undefined : tableOption<number>(raw, 'prefixCacheMiB');
   const optimizeGraph = tableOption<boolean>(raw, 'optimizeGraph');
   return {
     device: resolvedDevice, dtype, maxBatch, maxContext, maxQueue, prefillChunk, cudaGraphs,
     cudaGraphBatchSizes: [...(cudaGraphBatchSizes as number[])].sort((a, b) => a - b), threads, optimizeGraph,
+    prefixCacheMiB,
   };
 }
 

@@ -9,7 +9,7 @@ import { flagName, optionFlags, optionHelp, optionsFromFlags, type FlagConfig } 
 import type { Progress } from './progress.js';
 
 /** The load options every serving command takes, in their help's order. */
-const LOAD_OPTIONS = ['device', 'dtype', 'maxContext', 'threads', 'maxBatch', 'maxQueue', 'prefillChunk', 'cudaGraphs'] as const satisfies readonly OptionName[];
+const LOAD_OPTIONS = ['device', 'dtype', 'maxContext', 'threads', 'maxBatch', 'maxQueue', 'prefillChunk', 'prefixCacheMiB', 'cudaGraphs'] as const satisfies readonly OptionName[];
 /** The one-user commands (generate, chat) have no batching or queue to size. */
 const SINGLE_USER_LOAD_OPTIONS = ['device', 'dtype', 'threads', 'maxContext'] as const satisfies readonly OptionName[];
 

@@ -17,7 +17,12 @@ export class ServerMetrics {
   readonly #queue = new Gauge('torch_gen_queue_depth', 'Requests waiting for a KV-cache slot.');
   readonly #active = new Gauge('torch_gen_active_requests', 'Requests holding a KV-cache slot (prefilling or generating).');
   readonly #maxBatch = new Gauge('torch_gen_max_batch', 'KV-cache slots (requests decoded together).');
-  readonly #memory = new Gauge('torch_gen_device_memory_bytes', 'Device memory the model holds: weights plus KV cache.');
+  readonly #memory = new Gauge('torch_gen_device_memory_bytes', 'Device memory the model holds: weights, KV cache and prefix cache.');
+  readonly #prefixCached = new Gauge('torch_gen_prefix_cache_tokens', 'Prompt-prefix tokens whose keys and values the prefix cache holds now.');
+  readonly #prefixCapacity = new Gauge('torch_gen_prefix_cache_capacity_tokens', 'Tokens the prefix cache can hold (its prefixCacheMiB budget).');
+  readonly #prefixHits = new Counter('torch_gen_prefix_cache_hits_total', 'Requests that started from a cached prompt prefix.');
+  readonly #prefixHitTokens = new Counter('torch_gen_prefix_cache_hit_tokens_total', 'Prompt tokens taken from the prefix cache instead of prefilled.');
+  readonly #prefixEvictions = new Counter('torch_gen_prefix_cache_evictions_total', 'Prefix-cache blocks (16 tokens) given up for newer ones.');
   readonly #inFlight = new Gauge('torch_gen_http_generations_in_flight', 'HTTP requests with a generation running.');
   readonly #ready = new Gauge('torch_gen_ready', '1 when the models are loaded and warmed up and the server is not draining.');
   readonly #rates = new Map<string, TokenRate>();
@@ -55,7 +60,8 @@ export class ServerMetrics {
   }
 
   render(models: readonly ServedModel[], lifecycle: Lifecycle): string {
-    for (const gauge of [this.#tokensPerSecond, this.#queue, this.#active, this.#maxBatch, this.#memory]) gauge.reset();
+    const gauges = [this.#tokensPerSecond, this.#queue, this.#active, this.#maxBatch, this.#memory, this.#prefixCached, this.#prefixCapacity];
+    for (const gauge of gauges) gauge.reset();
     for (const { name, model } of models) {
       if (model.disposed) continue;
       const stats = model.stats();
@@ -66,6 +72,14 @@ export class ServerMetrics {
       this.#active.set(labels, stats.activeRequests);
       this.#maxBatch.set(labels, stats.maxBatch);
       this.#memory.set({ model: name, device: model.info.device }, stats.memoryBytes);
+      const prefix = stats.prefixCache;
+      if (prefix) {
+        this.#prefixCached.set(labels, prefix.cachedTokens);
+        this.#prefixCapacity.set(labels, prefix.capacityTokens);
+        this.#prefixHits.setTotal(labels, prefix.hits);
+        this.#prefixHitTokens.setTotal(labels, prefix.hitTokens);
+        this.#prefixEvictions.setTotal(labels, prefix.evictions);
+      }
     }
     this.#inFlight.set({}, lifecycle.inFlight);
     this.#ready.set({}, lifecycle.state === 'ready' ? 1 : 0);
@@ -81,6 +95,11 @@ export class ServerMetrics {
       this.#active,
       this.#maxBatch,
       this.#memory,
+      this.#prefixCached,
+      this.#prefixCapacity,
+      this.#prefixHits,
+      this.#prefixHitTokens,
+      this.#prefixEvictions,
       this.#inFlight,
       this.#ready,
     ]);

@@ -107,6 +107,7 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   }
   spec.max_queue = ReadInteger(object, "maxQueue", option_bounds::kMaxQueue);
   spec.prefill_chunk = ReadInteger(object, "prefillChunk", option_bounds::kPrefillChunk);
+  spec.prefix_cache_bytes = ReadInteger(object, "prefixCacheMiB", option_bounds::kPrefixCacheMiB) << 20;
   spec.device = ReadString(object, "device");
   spec.dtype = ReadString(object, "dtype");
   spec.cuda_graphs = ReadBoolean(object, "cudaGraphs");
@@ -205,6 +206,15 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("threads", static_cast<double>(stats.threads));
   object.Set("graphNodes", static_cast<double>(stats.graph_nodes));
   object.Set("graphOptimization", stats.graph_optimization);
+  Napi::Object prefix = Napi::Object::New(env);
+  prefix.Set("bytes", static_cast<double>(stats.prefix_cache_bytes));
+  prefix.Set("blockTokens", static_cast<double>(stats.prefix_cache.block_tokens));
+  prefix.Set("capacityBlocks", static_cast<double>(stats.prefix_cache.capacity_blocks));
+  prefix.Set("cachedTokens", static_cast<double>(stats.prefix_cache.cached_tokens));
+  prefix.Set("hits", static_cast<double>(stats.prefix_cache.hits));
+  prefix.Set("hitTokens", static_cast<double>(stats.prefix_cache.hit_tokens));
+  prefix.Set("evictions", static_cast<double>(stats.prefix_cache.evictions));
+  object.Set("prefixCache", prefix);
   return object;
 }
 

@@ -23,6 +23,7 @@ struct NumberBounds {
 inline constexpr IntegerBounds kMaxBatch{1, 1024};
 inline constexpr IntegerBounds kMaxQueue{0, 2147483648};
 inline constexpr IntegerBounds kPrefillChunk{1, 65536};
+inline constexpr IntegerBounds kPrefixCacheMiB{0, 1048576};
 inline constexpr IntegerBounds kThreads{1, 1024};
 inline constexpr IntegerBounds kMaxTokens{1, 1048576};
 inline constexpr NumberBounds kTemperature{0.0, 100.0, false};

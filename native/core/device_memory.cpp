@@ -4,6 +4,8 @@
 #include <fstream>
 #include <string>
 
+#include "failure.h"
+
 #ifdef TORCH_GEN_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
@@ -56,6 +58,22 @@ int64_t AvailableMemory(const c10::Device& device) {
   }
 #endif
   return -1;
+}
+
+}  // namespace torchgen
+
+namespace torchgen {
+
+std::string Mib(double bytes) { return std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB"; }
+
+void RequireMemory(const c10::Device& device, double bytes, const std::string& what, const std::string& detail,
+                   const std::string& remedy) {
+  const int64_t available = AvailableMemory(device);
+  if (available >= 0 && bytes > 0.9 * static_cast<double>(available)) {
+    throw TorchGenError(codes::kOutOfMemory, what + " needs " + Mib(bytes) + detail + " but only " +
+                                                 Mib(static_cast<double>(available)) + " of memory is available on " +
+                                                 device.str() + "; " + remedy);
+  }
 }
 
 }  // namespace torchgen

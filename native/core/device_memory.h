@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <c10/core/Device.h>
 
@@ -22,5 +23,17 @@ DeviceMemoryStats DeviceMemory(const c10::Device& device);
 // holds unused. -1 when unknown. TORCH_GEN_TEST_FREE_MEMORY (bytes) replaces the reading, so that the tests
 // can drive the checks that use it on a machine of any size, and on the CPU the check the GPU uses.
 int64_t AvailableMemory(const c10::Device& device);
+
+// Refuses, before allocating, a pool of `bytes` that would leave less than a tenth of the available memory
+// (AvailableMemory): on the CPU a too-large allocation does not fail (Linux overcommits, and zeroing the
+// pages then gets the whole process killed); on a GPU it fails cleanly, but a pool that takes the last free
+// memory leaves none for the forward's activations, so the first request fails instead of the load.
+// Throws TorchGenError(ERR_OUT_OF_MEMORY): "<what> needs N MiB<detail> but only M MiB ... on <device>;
+// <remedy>".
+void RequireMemory(const c10::Device& device, double bytes, const std::string& what, const std::string& detail,
+                   const std::string& remedy);
+
+// "N MiB", for messages.
+std::string Mib(double bytes);
 
 }  // namespace torchgen

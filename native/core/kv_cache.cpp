@@ -10,12 +10,6 @@
 #include "failure.h"
 
 namespace torchgen {
-namespace {
-
-std::string Mib(double bytes) { return std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB"; }
-
-}  // namespace
-
 KvCache::KvCache(const KvCacheShape& shape, c10::ScalarType dtype, c10::Device device)
     : shape_(shape), written_(static_cast<size_t>(shape.slots), 0) {
   const std::vector<int64_t> sizes = {shape.layers, shape.slots, shape.kv_heads, shape.max_context, shape.head_dim};
@@ -23,17 +17,9 @@ KvCache::KvCache(const KvCacheShape& shape, c10::ScalarType dtype, c10::Device d
   const double wanted = 2.0 * static_cast<double>(shape.layers * shape.slots * shape.kv_heads * shape.max_context *
                                                   shape.head_dim) *
                         static_cast<double>(c10::elementSize(dtype));
-  // On the CPU a too-large allocation does not fail: Linux overcommits, and zeroing the pages then gets
-  // the whole process killed. On a GPU it fails cleanly, but a cache that takes the last free memory leaves
-  // none for the forward's activations, and the first request fails instead of the load. So ask first.
-  const int64_t available = AvailableMemory(device);
-  if (available >= 0 && wanted > 0.9 * static_cast<double>(available)) {
-    throw TorchGenError(codes::kOutOfMemory, "the KV cache needs " + Mib(wanted) + " (" + std::to_string(shape.slots) +
-                                                 " slots of " + std::to_string(shape.max_context) +
-                                                 " tokens) but only " + Mib(static_cast<double>(available)) +
-                                                 " of memory is available on " + device.str() +
-                                                 "; lower maxBatch or maxContext");
-  }
+  RequireMemory(device, wanted, "the KV cache",
+                " (" + std::to_string(shape.slots) + " slots of " + std::to_string(shape.max_context) + " tokens)",
+                "lower maxBatch or maxContext");
   try {
     keys_ = at::zeros(sizes, options);
     values_ = at::zeros(sizes, options);
@@ -64,6 +50,26 @@ void KvCache::MoveSlot(int64_t from, int64_t to, int64_t length) {
     if (written_[to] > length) target.narrow(2, length, written_[to] - length).zero_();
   }
   written_[to] = length;
+}
+
+void KvCache::SwapSlots(int64_t a, int64_t length_a, int64_t b, int64_t length_b) {
+  if (a == b) return;
+  if (length_a > length_b) {
+    std::swap(a, b);
+    std::swap(length_a, length_b);
+  }
+  // a holds the shorter run: keep it aside, move b's into a, then put it into b.
+  length_a = std::max<int64_t>(length_a, 0);
+  std::vector<at::Tensor> kept;
+  for (at::Tensor* pool : {&keys_, &values_}) kept.push_back(pool->select(1, a).narrow(2, 0, length_a).clone());
+  MoveSlot(b, a, length_b);
+  for (size_t i = 0; i < kept.size(); ++i) {
+    at::Tensor* pool = i == 0 ? &keys_ : &values_;
+    at::Tensor target = pool->select(1, b);
+    target.narrow(2, 0, length_a).copy_(kept[i]);
+    if (written_[b] > length_a) target.narrow(2, length_a, written_[b] - length_a).zero_();
+  }
+  written_[b] = length_a;
 }
 
 int64_t KvCache::bytes() const { return 2 * keys_.numel() * static_cast<int64_t>(keys_.element_size()); }

@@ -41,6 +41,10 @@ class KvCache {
   // earlier request left there still turns the softmax-weighted sum into NaN.
   void MoveSlot(int64_t from, int64_t to, int64_t length);
 
+  // Exchanges the first length_a positions of slot a with the first length_b positions of slot b (through
+  // a copy of the shorter), clearing after them as MoveSlot does.
+  void SwapSlots(int64_t a, int64_t length_a, int64_t b, int64_t length_b);
+
   const KvCacheShape& shape() const { return shape_; }
   int64_t bytes() const;
 

@@ -30,6 +30,9 @@ struct ModelSpec {
   int64_t max_batch = 1;
   int64_t max_queue = 1024;      // requests waiting for a slot; more are refused (ERR_QUEUE_FULL)
   int64_t prefill_chunk = 256;   // prompt tokens per engine step, so running requests keep decoding
+  // Memory kept for the keys and values of prompt prefixes (prefix_cache.h); 0 turns prefix caching off.
+  // Resolved by lib/options.ts. Used by the kv-cache interface only.
+  int64_t prefix_cache_bytes = 0;
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // compute dtype: "float32", "float16", "bfloat16"
   bool cuda_graphs = true;  // replay the decode step as CUDA graphs (CUDA devices, kv-cache interface)

@@ -19,7 +19,7 @@ describe('native boundary checks', () => {
       {
         modelPath: join(fixture('llama-kv'), 'model.pt'), interface: 'kv-cache', vocabSize: 384, maxContext: 64,
         numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32',
-        cudaGraphs: true, threads: 1, optimizeGraph: true,
+        cudaGraphs: true, threads: 1, optimizeGraph: true, prefixCacheMiB: 1,
         cudaGraphBatchSizes: [1],
       },
       (events) => {
@@ -47,7 +47,7 @@ describe('native boundary checks', () => {
     const spec = {
       modelPath: join(fixture('gpt2-logits'), 'model.pt'), interface: 'logits' as const, vocabSize: 384, maxContext: 64,
       numLayers: 0, numKvHeads: 0, headDim: 0, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32' as const,
-      cudaGraphs: true, cudaGraphBatchSizes: [], threads: 1, optimizeGraph: true,
+      cudaGraphs: true, cudaGraphBatchSizes: [], threads: 1, optimizeGraph: true, prefixCacheMiB: 0,
     };
     expect(() => loadAddon().loadModel(spec, () => {})).toThrow(
       '`maxBatch` must be 1 for the logits interface (it decodes one request at a time), received 2',

@@ -167,6 +167,22 @@ describe('POST /v1/chat/completions', () => {
     });
   });
 
+  test('the next turn of a conversation starts from the cached keys and values of the turns before', async () => {
+    const turn1 = [
+      { role: 'system' as const, content: 'You are the assistant of a bakery. Answer in one sentence. '.repeat(4) },
+      { role: 'user' as const, content: 'What bread do you bake?' },
+    ];
+    const first = await client.chat.completions.create({ model: 'smollm2', messages: turn1, max_tokens: 20, temperature: 0 });
+    const turn2 = [...turn1, { role: 'assistant' as const, content: first.choices[0]!.message.content! }, { role: 'user' as const, content: 'And cakes?' }];
+    const before = smol.stats().prefixCache!;
+    const second = await client.chat.completions.create({ model: 'smollm2', messages: turn2, max_tokens: 20, temperature: 0 });
+    const after = smol.stats().prefixCache!;
+    expect(after.hits).toBe(before.hits + 1);
+    // The first turn's prompt and reply, all but the last partial block and the reply's unfed last token.
+    expect(after.hitTokens - before.hitTokens).toBeGreaterThanOrEqual(first.usage!.total_tokens - 32);
+    expect(second.choices[0]!.message.content).toBe((await smol.chat(turn2, { maxTokens: 20, temperature: 0 })).text);
+  });
+
   test('streams deltas: the role first, then content, one finish_reason, then usage', async () => {
     const expected = await smol.chat(messages, { maxTokens: 24, temperature: 0 });
     const stream = await client.chat.completions.create({
@@ -394,6 +410,9 @@ describe('models, health, metrics, logs', () => {
 
   test('GET /metrics: requests by route and status, tokens, TTFT histogram, queue, memory', async () => {
     await client.completions.create({ model: 'llama-kv', prompt: 'metrics', max_tokens: 3 });
+    // The same long prompt twice: the second starts from the first's cached prefix.
+    const long = 'a prompt long enough to fill more than one block of the prefix cache '.repeat(4);
+    for (let i = 0; i < 2; i++) await client.completions.create({ model: 'llama-kv', prompt: long, max_tokens: 2 });
     const response = await fetch(`${running.url}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -412,6 +431,13 @@ describe('models, health, metrics, logs', () => {
     expect(value('torch_gen_queue_depth{model="smollm2"}')).toBe(0);
     expect(value('torch_gen_active_requests{model="smollm2"}')).toBe(0);
     expect(value('torch_gen_max_batch{model="smollm2"}')).toBe(4);
+    const prefix = llama.stats().prefixCache!;
+    expect(prefix.hits).toBeGreaterThan(0);
+    expect(value('torch_gen_prefix_cache_hits_total{model="llama-kv"}')).toBe(prefix.hits);
+    expect(value('torch_gen_prefix_cache_hit_tokens_total{model="llama-kv"}')).toBe(prefix.hitTokens);
+    expect(value('torch_gen_prefix_cache_evictions_total{model="llama-kv"}')).toBe(prefix.evictions);
+    expect(value('torch_gen_prefix_cache_tokens{model="llama-kv"}')).toBe(prefix.cachedTokens);
+    expect(value('torch_gen_prefix_cache_capacity_tokens{model="llama-kv"}')).toBe(prefix.capacityTokens);
     expect(value('torch_gen_tokens_per_second{model="smollm2"}')).toBeGreaterThanOrEqual(0);
     expect(value('torch_gen_http_generations_in_flight')).toBe(0);
     expect(value('torch_gen_ready')).toBe(1);

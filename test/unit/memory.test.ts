@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseManifest } from '../../lib/manifest.js';
-import { fitCpuDefaults, kvCacheBytes } from '../../lib/memory.js';
+import { defaultPrefixCacheMiB, fitCpuDefaults, kvCacheBytes } from '../../lib/memory.js';
 
 // A 7B-class manifest (Llama-2 geometry): 32 layers, 32 kv heads of 128, 4096 tokens.
 const big = parseManifest({
@@ -36,5 +36,17 @@ describe('default KV-cache sizes', () => {
       maxBatch: 4,
       maxContext: 2048,
     });
+  });
+});
+
+describe('default prefix-cache budget', () => {
+  test('as large as the KV cache, in whole MiB; none for a logits model', () => {
+    expect(defaultPrefixCacheMiB(big, 4, 2048, 'float16')).toBe(4096);
+    expect(defaultPrefixCacheMiB(big, 1, 100, 'float32')).toBe(Math.ceil(kvCacheBytes(big, 1, 100, 'float32') / 2 ** 20));
+    const logits = parseManifest({
+      format_version: 1, interface: 'logits', vocab_size: 32000, max_context: 4096,
+      num_layers: 32, num_kv_heads: 32, head_dim: 128, eos_token_ids: [2],
+    });
+    expect(defaultPrefixCacheMiB(logits, 1, 2048, 'float32')).toBe(0);
   });
 });

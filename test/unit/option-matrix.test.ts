@@ -44,6 +44,7 @@ const LOAD: Record<string, [string, [unknown, string][]]> = {
   maxContext: ["an integer in [2, 2048] (the model's context)", [['64', '"64"'], [1, '1'], [2049, '2049'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   maxQueue: ['an integer >= 0', [['1', '"1"'], [-1, '-1'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   prefillChunk: ['an integer in [1, 65536]', [['1', '"1"'], [0, '0'], [65537, '65537'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
+  prefixCacheMiB: ['an integer in [0, 1048576]', [['64', '"64"'], [-1, '-1'], [1048577, '1048577'], [1.5, '1.5'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   cudaGraphs: ['true or false', [['no', '"no"'], [0, '0'], [Number.NaN, 'NaN'], [Infinity, 'Infinity']]],
   cudaGraphBatchSizes: [
     'a non-empty array of distinct integers in [1, 4] (maxBatch)',

@@ -35,7 +35,7 @@ describe('loadModel options', () => {
       "dtype: expected 'float32', 'float16', 'bfloat16' or 'auto', received \"int8\"",
     );
     expect(() => resolveLoadOptions({ devise: 'cpu' }, noCuda, 8192)).toThrow(
-      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `cudaGraphs`, `cudaGraphBatchSizes`, `threads`, `optimizeGraph`',
+      'loadModel: unknown option `devise`; known options are `device`, `dtype`, `maxBatch`, `maxContext`, `maxQueue`, `prefillChunk`, `prefixCacheMiB`, `cudaGraphs`, `cudaGraphBatchSizes`, `threads`, `optimizeGraph`',
     );
     expect(() => resolveLoadOptions('cpu', noCuda, 8192)).toThrow('loadModel options: expected an options object, received "cpu"');
   });
