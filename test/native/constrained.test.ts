@@ -260,6 +260,7 @@ function nativeSpec() {
     cudaGraphBatchSizes: [],
     threads: 1,
     optimizeGraph: false,
+    prefixCacheMiB: 0,
     tokenizerPath: `${defaultModelDir}/tokenizer.json`,
     eosTokenIds: [2],
   };
