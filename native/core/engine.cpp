@@ -59,7 +59,7 @@ void Engine::Run(std::promise<void>& started) {
   EngineStream stream(model_->device());
   started.set_value();  // `started` lives in Start's frame, which returns now: no use of it after this
   while (scheduler_->WaitForWork()) {
-    std::vector<TokenEvent> events = scheduler_->Step();
+    std::vector<TokenEvent> events = scheduler_->Step(sink_);
     if (!events.empty()) sink_(std::move(events));
   }
   std::vector<TokenEvent> events = scheduler_->Shutdown();

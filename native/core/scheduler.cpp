@@ -122,11 +122,15 @@ bool Scheduler::WaitForWork() {
   return !stopping_;
 }
 
-std::vector<TokenEvent> Scheduler::Step() {
+std::vector<TokenEvent> Scheduler::Step(const EventSink& early) {
   std::vector<TokenEvent> events;
   EndCancelled(events);
   if (!IsLost()) Admit(events);
   if (decoding_ < static_cast<int64_t>(rows_.size()) && !IsLost()) Prefill(events);
+  if (early && !events.empty() && decoding_ > 0 && !IsLost()) {
+    early(std::move(events));
+    events.clear();
+  }
   if (decoding_ > 0 && !IsLost()) Decode(events);
   if (IsLost()) {
     std::unique_lock<std::mutex> lock(mutex_);

@@ -56,8 +56,10 @@ class Scheduler {
 
   // Engine thread. Blocks until there is something to do; false once stopped.
   bool WaitForWork();
-  // Engine thread. One schedule -> execute -> update round; returns its events.
-  std::vector<TokenEvent> Step();
+  // Engine thread. One schedule -> execute -> update round; returns its events. `early`, when given, gets
+  // the events of the prefill (first tokens, prompts that failed) before the decode forward runs, so a
+  // new request's first token does not wait for the whole batch's step.
+  std::vector<TokenEvent> Step(const EventSink& early = nullptr);
   // Engine thread. Ends every queued and running request with an abort.
   std::vector<TokenEvent> Shutdown();
 

@@ -63,7 +63,8 @@ class Harness {
 
   // Runs steps until every submitted request has ended (or `steps` steps, when given).
   void Run(int steps = 100000) {
-    for (int i = 0; i < steps && !AllDone(); ++i) Record(scheduler_.Step());
+    const EventSink early = [this](std::vector<TokenEvent>&& events) { Record(events); };
+    for (int i = 0; i < steps && !AllDone(); ++i) Record(scheduler_.Step(early));
     if (steps == 100000) {
       ASSERT_TRUE(AllDone()) << "requests still running";
     }
@@ -237,6 +238,25 @@ TEST(Scheduler, ShortPromptsAreNotPrefilledBehindALongOne) {
   for (const auto& [id, prompt] : short_ones) EXPECT_EQ(harness.outcome(id).tokens, Reference(prompt, 3));
   // Alone, the long prompt got the whole budget per step.
   EXPECT_EQ(harness.executor().prefills.at(1).width, 256);
+}
+
+TEST(Scheduler, FirstTokensAreHandedOverBeforeTheDecodeForward) {
+  Harness harness({.prefill_chunk = 256});
+  const auto decoding = Tokens(10, 80);
+  harness.Submit(decoding, 20);
+  harness.Run(1);
+  const auto prompt = Tokens(10, 81);
+  const uint64_t id = harness.Submit(prompt, 5);
+  std::vector<size_t> decodes_before_first_token;
+  const EventSink early = [&](std::vector<TokenEvent>&& events) {
+    for (const TokenEvent& event : events) {
+      if (event.request_id == id) decodes_before_first_token.push_back(harness.executor().decode_batches.size());
+    }
+  };
+  const size_t decodes = harness.executor().decode_batches.size();
+  harness.scheduler().Step(early);
+  ASSERT_EQ(decodes_before_first_token.size(), 1U);
+  EXPECT_EQ(decodes_before_first_token[0], decodes);  // before this step's decode forward
 }
 
 TEST(Scheduler, TheCacheNeverHoldsMoreThanItsBudgetAndEvictedPrefixesAreRecomputed) {
