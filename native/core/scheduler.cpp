@@ -128,6 +128,8 @@ std::vector<TokenEvent> Scheduler::Step(const EventSink& early) {
   if (!IsLost()) Admit(events);
   if (decoding_ < static_cast<int64_t>(rows_.size()) && !IsLost()) Prefill(events);
   if (early && !events.empty() && decoding_ > 0 && !IsLost()) {
+    // What JavaScript sees with these events (stats(), the queue's bound) must already include this step.
+    active_count_ = static_cast<int64_t>(rows_.size());
     early(std::move(events));
     events.clear();
   }
@@ -225,6 +227,8 @@ void Scheduler::Admit(std::vector<TokenEvent>& events) {
       admitted.push_back({std::move(*it), std::move(blocks)});
       it = queue_.erase(it);
     }
+    // Under the lock that took them off the queue, so that Submit counts them once, as queued or as active.
+    active_count_ = static_cast<int64_t>(rows_.size() + admitted.size());
   }
   for (Admission& admission : admitted) {
     auto sequence = std::make_unique<Sequence>();
