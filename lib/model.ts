@@ -178,6 +178,12 @@ export interface ModelStats {
   cudaGraphsCaptured: number;
   /** On a CUDA device, why the decode step runs eagerly; null while CUDA graphs are on, and on the CPU. */
   cudaGraphsOff: string | null;
+  /**
+   * Decode steps since load whose input tokens were on the model's device already: every row of the step
+   * before was greedy, its argmax was taken on the device (inside the CUDA graph on a GPU) and only the ids
+   * came back to the host. 0 for a model that only samples.
+   */
+  deviceFedSteps: number;
   /** Automatic prefix caching (the prefixCacheMiB load option); null when it is off. */
   prefixCache: PrefixCacheStats | null;
 }
@@ -472,6 +478,7 @@ export class Model {
       deviceReservedBytes: native.deviceReservedBytes,
       cudaGraphsCaptured: native.cudaGraphsCaptured,
       cudaGraphsOff: native.cudaGraphsOff ?? null,
+      deviceFedSteps: native.deviceFedSteps,
       prefixCache: prefixCacheStats(native.prefixCache),
     };
   }

@@ -121,6 +121,7 @@ export interface NativeStats {
   cudaGraphsCaptured: number;
   /** Why the decode step runs eagerly on a CUDA device; absent while CUDA graphs are on, and on the CPU. */
   cudaGraphsOff?: string;
+  deviceFedSteps: number;
   threads: number;
   graphNodes: number;
   graphOptimization: string;

@@ -203,6 +203,7 @@ Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats) {
   object.Set("deviceReservedBytes", static_cast<double>(stats.device_memory.reserved_bytes));
   object.Set("cudaGraphsCaptured", static_cast<double>(stats.cuda_graphs_captured));
   if (!stats.cuda_graphs_off.empty()) object.Set("cudaGraphsOff", stats.cuda_graphs_off);
+  object.Set("deviceFedSteps", static_cast<double>(stats.device_fed_steps));
   object.Set("threads", static_cast<double>(stats.threads));
   object.Set("graphNodes", static_cast<double>(stats.graph_nodes));
   object.Set("graphOptimization", stats.graph_optimization);

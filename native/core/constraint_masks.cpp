@@ -77,4 +77,23 @@ at::Tensor ConstraintMasks::Take(const std::vector<std::shared_ptr<Constraint>>&
   return masks;
 }
 
+bool ConstraintMasks::AllowsAll(const std::vector<std::shared_ptr<Constraint>>& rows,
+                                const std::vector<int64_t>& ids) {
+  Wait();
+  if (!AnyConstrained(rows)) return true;
+  if (rows_ != rows) {
+    rows_ = rows;
+    Compute();
+  }
+  for (size_t row = 0; row < rows.size(); ++row) {
+    const int64_t id = ids[row];
+    // An id past the mask (a model whose logits outnumber its vocabulary) goes through Sample, which fails it.
+    if (id < 0 || id / 32 >= words_) return false;
+    const auto word = static_cast<uint32_t>(masks_[row * static_cast<size_t>(words_) + static_cast<size_t>(id / 32)]);
+    if (((word >> (id % 32)) & 1U) == 0) return false;  // rows_ stays: Take reuses these masks
+  }
+  rows_.clear();  // as in Take: the constraints advance with these tokens
+  return true;
+}
+
 }  // namespace torchgen

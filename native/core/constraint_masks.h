@@ -35,6 +35,11 @@ class ConstraintMasks {
   // started for the same rows, or computes them now.
   at::Tensor Take(const std::vector<std::shared_ptr<Constraint>>& rows, const c10::Device& device);
 
+  // Whether every row's mask allows its token ids[i] (true at once when no row is constrained), for a step
+  // whose tokens were picked without the masks (argmax on the device). Waits for the masks like Take; when
+  // one refuses, keeps them for the Take of the same rows that samples the step instead.
+  bool AllowsAll(const std::vector<std::shared_ptr<Constraint>>& rows, const std::vector<int64_t>& ids);
+
  private:
   void Work();
   void Compute();

@@ -19,6 +19,7 @@
 #include <c10/cuda/CUDAStream.h>
 #endif
 
+#include "device_tokens.h"
 #include "failure.h"
 #include "kv_cache.h"
 #include "model.h"
@@ -84,8 +85,8 @@ int64_t GraphKvBucket(int64_t kv_len, int64_t max_context) {
 struct DecodeGraphs::State {
   Model& model;
   KvCache& cache;
-  at::Tensor tokens;     // [max_batch, 1] int64: the graphs' input
-  at::Tensor positions;  // [max_batch, 1] int64
+  std::unique_ptr<DeviceTokens> tokens;  // [slots, 1] int64: the graphs' input, and their argmax output
+  at::Tensor positions;  // [slots, 1] int64
   at::Tensor logits;     // [max_batch, V] float32: the graphs' output
   std::atomic<int64_t> captured{0};
   mutable std::mutex reason_mutex;  // disabled is read by Stats() on another thread
@@ -114,11 +115,15 @@ struct DecodeGraphs::State {
     return !disabled.empty();
   }
 
-  // The step on the static buffers: what is captured, and what the warm-up runs.
+  // The step on the static buffers: what is captured, and what the warm-up runs. The argmax goes into the
+  // token buffer after the forward has read it (one stream: in order). Every replay computes it, greedy
+  // batch or not: one reduction over [B, V], against a second graph per shape for the greedy case.
   void Step(int64_t batch, int64_t bucket) {
-    at::Tensor out = model.ForwardWithCache(tokens.narrow(0, 0, batch), positions.narrow(0, 0, batch), cache,
-                                            0, bucket);  // [B, V] float32
-    logits.narrow(0, 0, batch).copy_(out);
+    at::Tensor out = model.ForwardWithCache(tokens->buffer().narrow(0, 0, batch), positions.narrow(0, 0, batch),
+                                            cache, 0, bucket);  // [B, V] float32
+    at::Tensor rows = logits.narrow(0, 0, batch);
+    rows.copy_(out);
+    tokens->WriteArgmax(rows);
   }
 };
 
@@ -128,7 +133,7 @@ DecodeGraphs::DecodeGraphs(Model& model, KvCache& cache, std::vector<int64_t> ba
   state_->batch_sizes = std::move(batch_sizes);
   const int64_t slots = cache.shape().slots;
   const auto device = model.device();
-  state_->tokens = at::zeros({slots, 1}, at::TensorOptions().dtype(at::kLong).device(device));
+  state_->tokens = std::make_unique<DeviceTokens>(slots, device);
   state_->positions = at::zeros({slots, 1}, at::TensorOptions().dtype(at::kLong).device(device));
   state_->logits = at::zeros({slots, model.spec().vocab_size}, at::TensorOptions().dtype(at::kFloat).device(device));
 #ifdef TORCH_GEN_CUDA
@@ -146,6 +151,8 @@ DecodeGraphs::DecodeGraphs(Model& model, KvCache& cache, std::vector<int64_t> ba
 DecodeGraphs::~DecodeGraphs() = default;
 
 int64_t DecodeGraphs::captured() const { return state_->captured; }
+
+int64_t DecodeGraphs::inputs_reused() const { return state_->tokens->reused(); }
 
 std::string DecodeGraphs::disabled_reason() const {
   std::lock_guard<std::mutex> lock(state_->reason_mutex);
@@ -203,7 +210,7 @@ void DecodeGraphs::CaptureAll() {
   c10::InferenceMode inference_guard;
   const int64_t max_context = state.cache.shape().max_context;
   // Position 0 of each captured row: the warm-ups and captures write keys there, cleared below.
-  state.tokens.zero_();
+  state.tokens->buffer().zero_();
   state.positions.zero_();
   [&] {
     for (int64_t batch : state.batch_sizes) {
@@ -213,29 +220,31 @@ void DecodeGraphs::CaptureAll() {
       }
     }
   }();
+  state.tokens->Forget(state.tokens->buffer().size(0));  // the warm-ups and captures wrote argmaxes there
   state.cache.Clear();
 #endif
 }
 
-at::Tensor DecodeGraphs::Forward(const at::Tensor& tokens, const at::Tensor& positions, int64_t kv_len) {
+at::Tensor DecodeGraphs::Forward(const std::vector<int64_t>& tokens, const at::Tensor& positions, int64_t kv_len) {
   if (state_->IsDisabled()) return {};
 #ifdef TORCH_GEN_CUDA
   State& state = *state_;
-  const int64_t batch = tokens.size(0);
+  const auto batch = static_cast<int64_t>(tokens.size());
   const auto size = std::lower_bound(state.batch_sizes.begin(), state.batch_sizes.end(), batch);
   if (size == state.batch_sizes.end()) return {};
   const int64_t max_context = state.cache.shape().max_context;
   const auto found = state.graphs.find(std::make_pair(*size, GraphKvBucket(kv_len, max_context)));
   if (found == state.graphs.end()) return {};  // never captured while serving: the step runs eagerly
-  state.tokens.narrow(0, 0, batch).copy_(tokens, /*non_blocking=*/true);
+  state.tokens->Feed(tokens);
   state.positions.narrow(0, 0, batch).copy_(positions, /*non_blocking=*/true);
   if (*size > batch) {
     // Padding rows in the free slots after the batch: a valid token at the last position, which no
     // request's attention reaches before that slot is cleared for its next occupant (KvCache::MoveSlot).
-    state.tokens.narrow(0, batch, *size - batch).fill_(0);
+    state.tokens->buffer().narrow(0, batch, *size - batch).fill_(0);
     state.positions.narrow(0, batch, *size - batch).fill_(max_context - 1);
     state.cache.NoteWritten(batch, *size - batch, max_context);
   }
+  state.tokens->Forget(*size);  // the replay writes its argmaxes there
   found->second->replay();
   return state.logits.narrow(0, 0, batch);
 #else
@@ -245,5 +254,7 @@ at::Tensor DecodeGraphs::Forward(const at::Tensor& tokens, const at::Tensor& pos
   return {};
 #endif
 }
+
+std::vector<int64_t> DecodeGraphs::ReadArgmax(int64_t batch) { return state_->tokens->Read(batch); }
 
 }  // namespace torchgen

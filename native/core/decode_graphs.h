@@ -4,8 +4,9 @@
 // One graph per (batch size, cache-length bucket), all captured at load: a graph's shapes are fixed, so the step attends over a
 // bucket of cache positions (a power of two, at least 256) rather than exactly the rows' lengths, which is
 // correct because the module masks keys by position. The graphs read their inputs from static buffers and
-// write the logits to a static buffer; they share one memory pool for their intermediates, which is safe
-// because no graph keeps anything there between replays.
+// write the logits to a static buffer, and each row's argmax into the token buffer they read (device_tokens.h:
+// a greedy batch's next step finds its input there, and only the ids travel to the host). They share one
+// memory pool for their intermediates, which is safe because no graph keeps anything there between replays.
 #pragma once
 
 #include <cstdint>
@@ -34,11 +35,17 @@ class DecodeGraphs {
   // disabled_reason(). Zeros the cache after (the warm-ups wrote into it). Call once, at load.
   void CaptureAll();
 
-  // The decode step for cache slots 0..B-1: tokens and positions [B, 1] int64 on the device, attending to
-  // at least kv_len positions, by the graph of the smallest batch size >= B (the rows after B pad it, in
-  // free slots). Returns the logits [B, V] float32, valid until the next call, or an undefined tensor when
-  // no graph fits or graphs are off (the caller then runs the step eagerly). Engine thread only.
-  at::Tensor Forward(const at::Tensor& tokens, const at::Tensor& positions, int64_t kv_len);
+  // The decode step for cache slots 0..B-1: `tokens` (B of them, copied to the device only when the token
+  // buffer does not hold them already) and positions [B, 1] int64 on the device, attending to at least kv_len
+  // positions, by the graph of the smallest batch size >= B (the rows after B pad it, in free slots).
+  // Returns the logits [B, V] float32, valid until the next call, or an undefined tensor when no graph fits
+  // or graphs are off (the caller then runs the step eagerly). Engine thread only.
+  at::Tensor Forward(const std::vector<int64_t>& tokens, const at::Tensor& positions, int64_t kv_len);
+  // After a Forward that returned logits: each of its B rows' argmax, which the graph computed, copied to
+  // the host; the next Forward of the same tokens then copies nothing in. Engine thread only.
+  std::vector<int64_t> ReadArgmax(int64_t batch);
+  // Forward() calls whose tokens were on the device already. Any thread.
+  int64_t inputs_reused() const;
 
   int64_t captured() const;
   // Why graphs are off; empty while they are on.

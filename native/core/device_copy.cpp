@@ -36,4 +36,10 @@ at::Tensor HostToDevice(const std::vector<float>& values, const std::vector<int6
   return Copy(values, shape, at::kFloat, device);
 }
 
+std::vector<int64_t> DeviceToHost(const at::Tensor& tensor) {
+  const at::Tensor host = tensor.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* values = host.data_ptr<int64_t>();
+  return {values, values + host.numel()};
+}
+
 }  // namespace torchgen

@@ -1,6 +1,6 @@
 // Host-to-device copies that do not stall the host: on CUDA, through pinned memory and without waiting
 // for the stream, so that a decode step synchronises once (when the sampled ids come back), not once per
-// small input tensor.
+// small input tensor. And the copy back of ids, which waits.
 #pragma once
 
 #include <cstdint>
@@ -22,5 +22,8 @@ at::Tensor HostToDevice(const std::vector<int32_t>& values, const std::vector<in
 // The same for float32 values.
 at::Tensor HostToDevice(const std::vector<float>& values, const std::vector<int64_t>& shape,
                         const c10::Device& device);
+
+// The int64 values of `tensor` (any device, any shape), on the host: one copy, which waits for the device.
+std::vector<int64_t> DeviceToHost(const at::Tensor& tensor);
 
 }  // namespace torchgen

@@ -86,6 +86,7 @@ EngineStats Engine::Stats() {
   stats.graph_optimization = model_->graph_optimization();
   stats.cuda_graphs_captured = executed.cuda_graphs_captured;
   stats.cuda_graphs_off = executed.cuda_graphs_off;
+  stats.device_fed_steps = executed.device_fed_steps;
   return stats;
 }
 

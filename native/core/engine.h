@@ -36,6 +36,7 @@ struct EngineStats {
   DeviceMemoryStats device_memory;   // the model's GPU, process-wide (zeros on the CPU)
   int64_t cuda_graphs_captured = 0;  // decode-step graphs captured so far
   std::string cuda_graphs_off;       // why the decode step runs eagerly on a GPU ('' when graphs are on)
+  int64_t device_fed_steps = 0;      // decode steps whose tokens were on the device already (greedy batches)
   int64_t threads = 0;               // CPU threads the engine's forward passes use (libtorch intra-op)
   int64_t graph_nodes = 0;           // nodes of the module's forward graph (inference_graph.h)
   std::string graph_optimization;    // how the graph was prepared at load

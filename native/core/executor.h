@@ -11,6 +11,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "device_copy.h"
+
 namespace torchgen {
 
 class Model;
@@ -20,6 +22,13 @@ struct ExecutorStats {
   int64_t prefix_storage_bytes = 0;   // the prefix cache's block storage, allocated at load
   int64_t cuda_graphs_captured = 0;
   std::string cuda_graphs_off;        // why the decode step runs eagerly on a GPU ('' when graphs are on)
+  int64_t device_fed_steps = 0;       // decode steps whose tokens were on the device already (DecodeGreedy)
+};
+
+// What a greedy decode step returns.
+struct GreedyDecode {
+  std::vector<int64_t> ids;  // each row's most likely token (the first on ties), on the host
+  at::Tensor logits;         // [rows, V] float32 on the device, valid until the next Decode or DecodeGreedy
 };
 
 class Executor {
@@ -34,6 +43,11 @@ class Executor {
   // Feeds one token per row, tokens[i] at positions[i] into slot first_slot + i. Returns [rows, V].
   virtual at::Tensor Decode(int64_t first_slot, const std::vector<int64_t>& tokens,
                             const std::vector<int64_t>& positions) = 0;
+  // Decode, then each row's argmax, for a step whose rows are all greedy. Only the ids come to the host;
+  // an executor may keep them on the device as the next step's input (KvCacheExecutor does). This
+  // default picks them from Decode's logits.
+  virtual GreedyDecode DecodeGreedy(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                    const std::vector<int64_t>& positions);
 
   // Slot `to` takes the first `length` positions of slot `from` (`from` may be `to`: that clears what
   // lies after `length`). What `from` holds afterwards is unspecified.
@@ -54,6 +68,12 @@ class Executor {
 
   virtual ExecutorStats Stats() const = 0;
 };
+
+inline GreedyDecode Executor::DecodeGreedy(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                           const std::vector<int64_t>& positions) {
+  at::Tensor logits = Decode(first_slot, tokens, positions);
+  return {DeviceToHost(logits.argmax(-1)), logits};
+}
 
 // The executor of `model`'s interface. For the kv-cache interface it allocates the KV pool, captures the
 // CUDA graphs (on a GPU) and allocates the spec's prefix_cache_bytes of prefix storage in blocks of

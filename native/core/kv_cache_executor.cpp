@@ -4,6 +4,7 @@
 
 #include "decode_graphs.h"
 #include "device_copy.h"
+#include "device_tokens.h"
 #include "kv_cache.h"
 #include "model.h"
 #include "prefix_storage.h"
@@ -12,6 +13,7 @@ namespace torchgen {
 
 KvCacheExecutor::KvCacheExecutor(Model& model, int64_t block_tokens) : model_(model) {
   cache_ = model_.AllocateCache();
+  tokens_ = std::make_unique<DeviceTokens>(cache_->shape().slots, model_.device());
   const ModelSpec& spec = model_.spec();
   if (spec.cuda_graphs && model_.device().is_cuda()) {
     graphs_ = std::make_unique<DecodeGraphs>(model_, *cache_, spec.cuda_graph_batch_sizes);
@@ -58,20 +60,38 @@ at::Tensor KvCacheExecutor::Prefill(int64_t first_slot, const std::vector<std::v
                                  HostToDevice(positions, {rows, width}, device), *cache_, first_slot, kv_len);
 }
 
-at::Tensor KvCacheExecutor::Decode(int64_t first_slot, const std::vector<int64_t>& tokens,
-                                   const std::vector<int64_t>& positions) {
+at::Tensor KvCacheExecutor::Step(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                 const std::vector<int64_t>& positions, bool& by_graph) {
   const auto rows = static_cast<int64_t>(tokens.size());
   int64_t kv_len = 0;
   for (int64_t position : positions) kv_len = std::max(kv_len, position + 1);
-  const c10::Device device = model_.device();
-  at::Tensor token_tensor = HostToDevice(tokens, {rows, 1}, device);
-  at::Tensor position_tensor = HostToDevice(positions, {rows, 1}, device);
+  at::Tensor position_tensor = HostToDevice(positions, {rows, 1}, model_.device());
   cache_->NoteWritten(first_slot, rows, kv_len);  // before the forward: a failed one may have written too
   at::Tensor logits;  // [B, V]
   // The graphs cover slots from 0 (padding rows go in the slots after the batch).
-  if (graphs_ && first_slot == 0) logits = graphs_->Forward(token_tensor, position_tensor, kv_len);
-  if (!logits.defined()) logits = model_.ForwardWithCache(token_tensor, position_tensor, *cache_, first_slot, kv_len);
+  if (graphs_ && first_slot == 0) logits = graphs_->Forward(tokens, position_tensor, kv_len);
+  by_graph = logits.defined();
+  if (!by_graph) {
+    logits = model_.ForwardWithCache(tokens_->Feed(tokens), position_tensor, *cache_, first_slot, kv_len);
+  }
   return logits;
+}
+
+at::Tensor KvCacheExecutor::Decode(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                   const std::vector<int64_t>& positions) {
+  bool by_graph = false;
+  return Step(first_slot, tokens, positions, by_graph);
+}
+
+GreedyDecode KvCacheExecutor::DecodeGreedy(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                           const std::vector<int64_t>& positions) {
+  bool by_graph = false;
+  at::Tensor logits = Step(first_slot, tokens, positions, by_graph);
+  const auto rows = static_cast<int64_t>(tokens.size());
+  if (by_graph) return {graphs_->ReadArgmax(rows), logits};
+  tokens_->Forget(rows);
+  tokens_->WriteArgmax(logits);
+  return {tokens_->Read(rows), logits};
 }
 
 void KvCacheExecutor::MoveSlot(int64_t from, int64_t to, int64_t length) { cache_->MoveSlot(from, to, length); }
@@ -94,6 +114,7 @@ ExecutorStats KvCacheExecutor::Stats() const {
   ExecutorStats stats;
   stats.cache_bytes = cache_->bytes();
   stats.prefix_storage_bytes = prefixes_ ? prefixes_->bytes() : 0;
+  stats.device_fed_steps = tokens_->reused() + (graphs_ ? graphs_->inputs_reused() : 0);
   if (graphs_) {
     stats.cuda_graphs_captured = graphs_->captured();
     stats.cuda_graphs_off = graphs_->disabled_reason();

@@ -9,6 +9,7 @@
 namespace torchgen {
 
 class DecodeGraphs;
+class DeviceTokens;
 class KvCache;
 class PrefixStorage;
 
@@ -23,6 +24,10 @@ class KvCacheExecutor final : public Executor {
                      const std::vector<int64_t>& starts) override;
   at::Tensor Decode(int64_t first_slot, const std::vector<int64_t>& tokens,
                     const std::vector<int64_t>& positions) override;
+  // The argmax is taken on the device into the step's token buffer (by the graph, on a GPU with graphs),
+  // where the next step finds its input if every row went on with its argmax in the same slot.
+  GreedyDecode DecodeGreedy(int64_t first_slot, const std::vector<int64_t>& tokens,
+                            const std::vector<int64_t>& positions) override;
   void MoveSlot(int64_t from, int64_t to, int64_t length) override;
   void SwapSlots(int64_t a, int64_t length_a, int64_t b, int64_t length_b) override;
   bool ChunkedPrefill() const override { return true; }
@@ -32,9 +37,14 @@ class KvCacheExecutor final : public Executor {
   ExecutorStats Stats() const override;
 
  private:
+  // The decode forward; `by_graph` says whether a CUDA graph ran it (its argmax is then computed already).
+  at::Tensor Step(int64_t first_slot, const std::vector<int64_t>& tokens, const std::vector<int64_t>& positions,
+                  bool& by_graph);
+
   Model& model_;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<DecodeGraphs> graphs_;     // CUDA with graphs enabled only
+  std::unique_ptr<DeviceTokens> tokens_;     // the eager decode step's input
   std::unique_ptr<PrefixStorage> prefixes_;  // null when prefix caching is off
 };
 

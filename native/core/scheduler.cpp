@@ -32,6 +32,13 @@ TokenEvent ErrorEvent(uint64_t id, const Failure& failure) {
   return {id, {}, {}, FinishReason::kError, failure.code, failure.message};
 }
 
+// Whether Sample would pick the argmax of the row's raw logits: greedy, without the penalties (which change
+// the logits) or logprobs (which only the sampler computes). top-k, top-p and min-p keep the most likely
+// token, so they do not matter; nor does a constraint that allows it (DecodeRows checks).
+bool PicksArgmax(const SamplingParams& params) {
+  return params.temperature <= 0 && !params.UsesPenalties() && params.logprobs == 0;
+}
+
 int64_t CommonPrefix(const std::vector<int64_t>& a, const std::vector<int64_t>& b, int64_t limit) {
   limit = std::min<int64_t>({limit, static_cast<int64_t>(a.size()), static_cast<int64_t>(b.size())});
   int64_t i = 0;
@@ -265,6 +272,19 @@ std::vector<std::shared_ptr<Constraint>> Scheduler::ConstraintsOf(const std::vec
   return constraints;
 }
 
+std::vector<SampledToken> Scheduler::DecodeRows(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                                const std::vector<int64_t>& positions,
+                                                const std::vector<Sequence*>& rows) {
+  const bool argmax = std::all_of(rows.begin(), rows.end(),
+                                  [](const Sequence* row) { return PicksArgmax(row->request.sampling); });
+  if (!argmax) return Sample(executor_.Decode(first_slot, tokens, positions), rows);
+  GreedyDecode step = executor_.DecodeGreedy(first_slot, tokens, positions);
+  if (!masks_->AllowsAll(ConstraintsOf(rows), step.ids)) return Sample(step.logits, rows);
+  std::vector<SampledToken> sampled(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) sampled[i].id = step.ids[i];
+  return sampled;
+}
+
 void Scheduler::BeginMasks(const std::vector<Sequence*>& rows) { masks_->Begin(ConstraintsOf(rows)); }
 
 bool Scheduler::Accept(Sequence& sequence, SampledToken token, std::vector<TokenEvent>& events) {
@@ -397,7 +417,7 @@ void Scheduler::Decode(std::vector<TokenEvent>& events) {
   std::vector<std::optional<Failure>> failures(rows.size());
   BeginMasks(rows);
   auto failure = Guarded("decode step failed", codes::kInternal,
-                         [&] { sampled = Sample(executor_.Decode(0, tokens, positions), rows); });
+                         [&] { sampled = DecodeRows(0, tokens, positions, rows); });
   if (failure && LoseDevice(*failure)) return;  // every row fails with it, in Step
   if (failure && batch == 1) {
     failures[0] = std::move(failure);
@@ -408,7 +428,7 @@ void Scheduler::Decode(std::vector<TokenEvent>& events) {
     sampled.assign(rows.size(), SampledToken{});
     for (int64_t row = 0; row < batch; ++row) {
       failures[row] = Guarded("decode step failed", codes::kInternal, [&] {
-        sampled[row] = std::move(Sample(executor_.Decode(row, {tokens[row]}, {positions[row]}), {rows[row]})[0]);
+        sampled[row] = std::move(DecodeRows(row, {tokens[row]}, {positions[row]}, {rows[row]})[0]);
       });
       if (failures[row] && LoseDevice(*failures[row])) return;
     }

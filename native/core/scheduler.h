@@ -86,6 +86,11 @@ class Scheduler {
   // Samples one token per row from logits [B, V], within each constrained row's allowed tokens
   // (constraint_masks.h).
   std::vector<SampledToken> Sample(const at::Tensor& logits, const std::vector<Sequence*>& rows);
+  // The decode forward for `rows` in slots first_slot.. and their next tokens. When every row takes its
+  // argmax (PicksArgmax), the executor picks them on the device (Executor::DecodeGreedy) and only the ids
+  // come back; a constrained row whose argmax its grammar refuses sends the step through Sample.
+  std::vector<SampledToken> DecodeRows(int64_t first_slot, const std::vector<int64_t>& tokens,
+                                       const std::vector<int64_t>& positions, const std::vector<Sequence*>& rows);
   // Constrained decoding: starts computing the rows' masks, to overlap the forward pass that follows.
   void BeginMasks(const std::vector<Sequence*>& rows);
   static std::vector<std::shared_ptr<Constraint>> ConstraintsOf(const std::vector<Sequence*>& rows);

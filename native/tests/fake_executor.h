@@ -84,6 +84,14 @@ class FakeExecutor final : public Executor {
     return logits;
   }
 
+  // The default (Decode, then the argmax), recording the batch: the scheduler sends only all-greedy
+  // steps here.
+  GreedyDecode DecodeGreedy(int64_t first_slot, const std::vector<int64_t>& tokens,
+                            const std::vector<int64_t>& positions) override {
+    greedy_batches.push_back(static_cast<int64_t>(tokens.size()));
+    return Executor::DecodeGreedy(first_slot, tokens, positions);
+  }
+
   void MoveSlot(int64_t from, int64_t to, int64_t length) override {
     std::vector<int64_t> moved(static_cast<size_t>(max_context_), kUnwritten);
     std::copy(slots_.at(from).begin(), slots_.at(from).begin() + length, moved.begin());
@@ -120,7 +128,8 @@ class FakeExecutor final : public Executor {
   ExecutorStats Stats() const override { return {}; }
 
   std::vector<PrefillCall> prefills;
-  std::vector<int64_t> decode_batches;
+  std::vector<int64_t> decode_batches;  // every decode forward, greedy or not
+  std::vector<int64_t> greedy_batches;  // those that came through DecodeGreedy
   int64_t saved_blocks = 0;
   int64_t loaded_blocks = 0;
 

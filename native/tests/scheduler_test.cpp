@@ -50,12 +50,14 @@ class Harness {
     return spec;
   }
 
-  uint64_t Submit(std::vector<int64_t> prompt, int64_t max_tokens = 8, std::vector<int64_t> stops = {}) {
+  uint64_t Submit(std::vector<int64_t> prompt, int64_t max_tokens = 8, std::vector<int64_t> stops = {},
+                  SamplingParams sampling = {}) {
     GenerationRequest request;
     request.id = next_id_++;
     request.prompt = std::move(prompt);
     request.max_tokens = max_tokens;
     request.stop_token_ids = std::move(stops);
+    request.sampling = sampling;
     scheduler_.Submit(request);
     outcomes_[request.id];
     return request.id;
@@ -327,6 +329,61 @@ TEST(Scheduler, FinishRulesStopTokensMaxTokensAndTheContext) {
   EXPECT_EQ(harness.outcome(stopped).tokens, Reference(prompt, 20, 512, {reference[3]}));
   EXPECT_EQ(harness.outcome(capped).finish, FinishReason::kLength);
   EXPECT_EQ(harness.outcome(capped).tokens.size(), 4U);  // 60 + 4 = the context
+}
+
+TEST(Scheduler, StepsOfGreedyRowsOnlyTakeTheArgmaxPath) {
+  Harness harness({.slots = 3});
+  std::vector<std::pair<uint64_t, std::vector<int64_t>>> requests;
+  for (int i = 0; i < 5; ++i) {
+    auto prompt = Tokens(8 + i, 80 + i);
+    requests.emplace_back(harness.Submit(prompt, 6 + i), prompt);
+  }
+  harness.Run();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(harness.outcome(requests[i].first).tokens, Reference(requests[i].second, 6 + static_cast<int64_t>(i)));
+  }
+  EXPECT_FALSE(harness.executor().greedy_batches.empty());
+  EXPECT_EQ(harness.executor().greedy_batches, harness.executor().decode_batches);
+}
+
+TEST(Scheduler, ARowThatSamplesPenalisesOrReportsLogprobsSendsItsStepsThroughTheSampler) {
+  for (const SamplingParams& other : {SamplingParams{.logprobs = 2}, SamplingParams{.repetition_penalty = 1.5},
+                                      SamplingParams{.temperature = 0.7, .seed = 3}}) {
+    Harness harness({.slots = 3});
+    const auto greedy_prompt = Tokens(10, 90);
+    const uint64_t greedy = harness.Submit(greedy_prompt, 12);
+    const uint64_t sampled = harness.Submit(Tokens(9, 91), 4, {}, other);
+    harness.Run();
+    // The greedy request's tokens do not depend on the path its steps took.
+    EXPECT_EQ(harness.outcome(greedy).tokens, Reference(greedy_prompt, 12));
+    EXPECT_EQ(harness.outcome(sampled).tokens.size(), 4U);
+    // 11 decode steps: the 3 beside the other row go through Decode and the sampler, the 8 after it ended
+    // through DecodeGreedy.
+    const auto& executor = harness.executor();
+    EXPECT_EQ(executor.decode_batches, (std::vector<int64_t>{2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1}));
+    EXPECT_EQ(executor.greedy_batches, (std::vector<int64_t>(8, 1)));
+  }
+}
+
+TEST(Scheduler, AGreedyStepThatFailsRetriesItsRowsAloneOnTheArgmaxPath) {
+  Harness harness;
+  const auto good_prompt = Tokens(12, 95);
+  const auto bad_prompt = Tokens(12, 96);
+  // The bad request's first token (from its prefill) makes its first decode step throw.
+  const int64_t poison = Reference(bad_prompt, 1)[0];
+  const auto reference = Reference(good_prompt, 6);
+  for (const auto* tokens : {&good_prompt, &bad_prompt, &reference}) {
+    ASSERT_EQ(std::find(tokens->begin(), tokens->end(), poison), tokens->end()) << "pick other seeds";
+  }
+  harness.executor().poison = poison;
+  const uint64_t good = harness.Submit(good_prompt, 6);
+  const uint64_t bad = harness.Submit(bad_prompt, 6);
+  harness.Run();
+  EXPECT_EQ(harness.outcome(good).tokens, reference);
+  EXPECT_EQ(harness.outcome(bad).finish, FinishReason::kError);
+  EXPECT_EQ(harness.outcome(bad).tokens, (std::vector<int64_t>{poison}));
+  // The batch of two failed (it counts in greedy_batches before Decode throws), then each row alone.
+  EXPECT_EQ(harness.executor().greedy_batches, (std::vector<int64_t>{2, 1, 1, 1, 1, 1, 1}));
 }
 
 TEST(Scheduler, AnExecutorWithoutChunksGetsWholePrompts) {

@@ -98,3 +98,27 @@ test('CUDA graphs decode the same greedy tokens as the eager step, and are captu
     expect(graphs.stats).toMatchObject({ cudaGraphsCaptured: 0, cudaGraphsOff: null });
   }
 });
+
+test('greedy steps take their argmax inside the CUDA graph and feed the next step from the device', async () => {
+  // float32: the sampler path and the argmax path read the same logits, so their tokens must be equal.
+  await using model = await loadModel(fixtureDir(FIXTURE), { device, dtype: 'float32', maxBatch: 4, maxContext: 256 });
+  const greedy = (logprobs: number) =>
+    Promise.all(prompts.slice(0, 3).map((p) => model.complete(p.prompt_ids, { maxTokens: 48, ...(logprobs ? { logprobs } : {}) })));
+  const before = model.stats().deviceFedSteps;
+  const alone = await model.complete(prompts[1]!.prompt_ids, { maxTokens: 48 });
+  // 48 tokens: 47 decode steps, all but the first fed from the device.
+  expect(model.stats().deviceFedSteps - before).toBeGreaterThanOrEqual(46);
+  // 3 rows run the graph of batch 4: a padding row, whose argmax must not leak into the rows'.
+  const onDevice = await greedy(0);
+  const bySampler = await greedy(1);
+  expect(onDevice.map((r) => r.tokenIds)).toEqual(bySampler.map((r) => r.tokenIds));
+  expect(onDevice[1]!.tokenIds).toEqual(alone.tokenIds);
+  // A sampled row beside them sends the steps through the sampler; afterwards the buffer holds no argmax
+  // the host knows of, and the greedy steps copy their tokens in again.
+  const [mixed] = await Promise.all([
+    model.complete(prompts[1]!.prompt_ids, { maxTokens: 48 }),
+    model.complete(prompts[2]!.prompt_ids, { maxTokens: 24, temperature: 0.9, seed: 5 }),
+  ]);
+  expect(mixed!.tokenIds).toEqual(alone.tokenIds);
+  if (onCuda) expect(model.stats()).toMatchObject({ cudaGraphsOff: null });
+});
