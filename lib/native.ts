@@ -167,6 +167,8 @@ export interface NativeBackendSettings {
   gpuFuser: boolean;
   cpuFuser: boolean;
   sdpa: string[];
+  /** CPU models loaded from now on get oneDNN's linear layers (TORCH_GEN_ONEDNN_LINEAR=off: libtorch's). */
+  onednnLinear: boolean;
 }
 
 export interface NativeAddon {

@@ -29,8 +29,8 @@ export interface RuntimeInfo {
   /**
    * libtorch's process-wide kernel choices as torch-gen set them at the last model load (see
    * native/core/backend_settings.h): the TorchScript executor, whether its fuser runs on the GPU and on the
-   * CPU, and the CUDA attention backends allowed. Forced for diagnosis by TORCH_GEN_JIT_EXECUTOR,
-   * TORCH_GEN_GPU_FUSER and TORCH_GEN_SDPA.
+   * CPU, the CUDA attention backends allowed, and whether CPU models get oneDNN's linear layers. Forced
+   * for diagnosis by TORCH_GEN_JIT_EXECUTOR, TORCH_GEN_GPU_FUSER, TORCH_GEN_SDPA and TORCH_GEN_ONEDNN_LINEAR.
    */
   backend: BackendSettings;
   /**

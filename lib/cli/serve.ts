@@ -68,7 +68,15 @@ function modelSpecs(values: Record<string, unknown>): ModelSpec[] {
 async function loadAll(specs: ModelSpec[], options: LoadModelOptions, progress: Progress): Promise<Record<string, Model>> {
   const models: Record<string, Model> = {};
   try {
-    for (const { name, dir } of specs) models[name] = await loadWithProgress(dir, options, progress);
+    for (const { name, dir } of specs) {
+      try {
+        models[name] = await loadWithProgress(dir, options, progress);
+      } catch (error) {
+        // With several models, the one that failed must be named; the error keeps its type and code.
+        if (error instanceof Error) error.message = `model ${name} failed to load: ${error.message}`;
+        throw error;
+      }
+    }
     return models;
   } catch (error) {
     await Promise.all(Object.values(models).map((model) => model.dispose()));
@@ -147,10 +155,13 @@ export async function runServe(argv: string[]): Promise<number> {
   });
   try {
     const address = await server.listen({ port, host: stringFlag(values, 'host') ?? '127.0.0.1' });
-    process.stderr.write(`torch-gen serve: listening on ${address} (OpenAI API at ${address}/v1)\n`);
+    const names = specs.map((s) => s.name).join(', ');
+    // Listening while the models load lets an orchestrator probe /health (503 until ready); the line says so,
+    // and the ready line is the one that says requests are served.
+    process.stderr.write(`torch-gen serve: listening on ${address}, loading ${names} (/health answers 503 until ready)\n`);
     const started = await Promise.race([server.ready.then(() => 'ready'), signals.received]);
     if (started === 'ready') {
-      process.stderr.write(`torch-gen serve: ready, serving ${specs.map((s) => s.name).join(', ')}\n`);
+      process.stderr.write(`torch-gen serve: ready, serving ${names} (OpenAI API at ${address}/v1)\n`);
       const signal = await signals.received;
       process.stderr.write(`torch-gen serve: ${signal}: draining requests in flight (at most ${drainSeconds} s)\n`);
     }

@@ -30,6 +30,13 @@ std::string ReadString(const Napi::Object& object, const char* key) {
   return value.As<Napi::String>().Utf8Value();
 }
 
+// What a value outside its range is told: which value (an array's element by its index), the range, and
+// what it was.
+std::string RangeMessage(const std::string& name, int64_t min, int64_t max, const std::string& received) {
+  return "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "] for `" + name +
+         "`, received " + received;
+}
+
 // Integers arrive as JS numbers; anything fractional, non-finite or out of [min, max] is refused rather
 // than silently truncated.
 int64_t ReadInteger(Napi::Env env, const Napi::Value& value, const std::string& name, int64_t min, int64_t max) {
@@ -37,8 +44,7 @@ int64_t ReadInteger(Napi::Env env, const Napi::Value& value, const std::string& 
   const double number = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(number) || std::floor(number) != number || number < static_cast<double>(min) ||
       number > static_cast<double>(max)) {
-    ThrowType(env, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "] for `" +
-                       name + "`, received " + value.ToString().Utf8Value());
+    ThrowType(env, RangeMessage(name, min, max, value.ToString().Utf8Value()));
   }
   return static_cast<int64_t>(number);
 }
@@ -66,7 +72,9 @@ std::vector<int64_t> ReadIntegerArray(const Napi::Object& object, const char* ke
     auto array = value.As<Napi::Int32Array>();
     result.reserve(array.ElementLength());
     for (size_t i = 0; i < array.ElementLength(); ++i) {
-      if (array[i] < 0 || array[i] > max) ThrowType(env, std::string("`") + key + "` holds an id out of range");
+      if (array[i] < 0 || array[i] > max) {
+        ThrowType(env, RangeMessage(std::string(key) + "[" + std::to_string(i) + "]", 0, max, std::to_string(array[i])));
+      }
       result.push_back(array[i]);
     }
     return result;
@@ -176,6 +184,7 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   Napi::Array sdpa = Napi::Array::New(env, info.backend.sdpa.size());
   for (uint32_t i = 0; i < info.backend.sdpa.size(); ++i) sdpa.Set(i, info.backend.sdpa[i]);
   backend.Set("sdpa", sdpa);
+  backend.Set("onednnLinear", info.backend.onednn_linear);
   object.Set("backend", backend);
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("avx2", info.cpu_avx2);

@@ -1,5 +1,6 @@
 #include "backend_settings.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <sstream>
 
@@ -11,6 +12,9 @@
 
 namespace torchgen {
 namespace {
+
+// Process-wide like libtorch's own settings: the last load's reading holds for the models loaded after it.
+std::atomic<bool> onednn_linear{true};
 
 const char* Env(const char* name) {
   const char* value = std::getenv(name);
@@ -62,6 +66,12 @@ void ApplySdpa(const std::string& list) {
 
 void ApplyBackendSettings(const c10::Device& device) {
   if (const char* executor = Env("TORCH_GEN_JIT_EXECUTOR")) ApplyExecutor(executor);
+  const char* onednn = Env("TORCH_GEN_ONEDNN_LINEAR");
+  const std::string linear = onednn != nullptr ? onednn : "on";
+  if (linear != "1" && linear != "0" && linear != "on" && linear != "off") {
+    BadOverride("TORCH_GEN_ONEDNN_LINEAR", "on, off, 1 or 0", linear);
+  }
+  onednn_linear = linear == "on" || linear == "1";
   if (!device.is_cuda()) return;
   const char* fuser = Env("TORCH_GEN_GPU_FUSER");
   torch::jit::overrideCanFuseOnGPU(fuser != nullptr && OnOff("TORCH_GEN_GPU_FUSER", fuser));
@@ -82,7 +92,10 @@ BackendSettings CurrentBackendSettings() {
   if (context.userEnabledFlashSDP()) settings.sdpa.push_back("flash");
   if (context.userEnabledMemEfficientSDP()) settings.sdpa.push_back("efficient");
   if (context.userEnabledMathSDP()) settings.sdpa.push_back("math");
+  settings.onednn_linear = onednn_linear;
   return settings;
 }
+
+bool OneDnnLinearEnabled() { return onednn_linear; }
 
 }  // namespace torchgen

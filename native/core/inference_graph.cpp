@@ -9,6 +9,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
+#include "backend_settings.h"
 #include "failure.h"
 
 namespace torchgen {
@@ -87,10 +88,8 @@ PreparedGraph PrepareForInference(torch::jit::Module module, const c10::Device& 
     // (seen with a manifest whose head_dim is wrong).
     torch::jit::Inline(*module.get_method("forward").graph());
     torch::jit::Module frozen = torch::jit::freeze(module);
-    // TORCH_GEN_ONEDNN_LINEAR=0 keeps libtorch's linear, to compare the two on a machine (diagnosis only).
-    const char* onednn = std::getenv("TORCH_GEN_ONEDNN_LINEAR");
-    const bool use_onednn = onednn == nullptr || std::string(onednn) != "0";
-    const int64_t replaced = use_onednn ? UseOneDnnLinear(frozen, dtype) : 0;
+    // TORCH_GEN_ONEDNN_LINEAR=off keeps libtorch's linear, to compare the two on a machine (diagnosis only).
+    const int64_t replaced = OneDnnLinearEnabled() ? UseOneDnnLinear(frozen, dtype) : 0;
     if (replaced == 0) return {std::move(frozen), "frozen"};
     return {std::move(frozen), "frozen, " + std::to_string(replaced) + " oneDNN linear layers"};
   } catch (const c10::Error& error) {

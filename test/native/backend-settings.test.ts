@@ -7,6 +7,7 @@ afterEach(() => {
   delete process.env.TORCH_GEN_JIT_EXECUTOR;
   delete process.env.TORCH_GEN_SDPA;
   delete process.env.TORCH_GEN_GPU_FUSER;
+  delete process.env.TORCH_GEN_ONEDNN_LINEAR;
 });
 
 test('runtimeInfo reports the TorchScript executor, the fusers and the CUDA attention backends', () => {
@@ -17,6 +18,7 @@ test('runtimeInfo reports the TorchScript executor, the fusers and the CUDA atte
   expect(backend.sdpa.length).toBeGreaterThan(0);
   expect(backend.sdpa.every((name) => ['cudnn', 'flash', 'efficient', 'math'].includes(name))).toBe(true);
   expect(typeof cudaGraphsBuilt).toBe('boolean');
+  expect(typeof backend.onednnLinear).toBe('boolean');
 });
 
 test('loading a CPU model leaves every choice as it was; the CUDA ones are made for CUDA models only', async () => {
@@ -36,4 +38,29 @@ test('TORCH_GEN_JIT_EXECUTOR forces the executor for diagnosis, and a value it d
   const error = await loadModel(fixture('faulty-kv'), { device: 'cpu' }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(OptionError);
   expect((error as Error).message).toMatch(/TORCH_GEN_JIT_EXECUTOR: expected profiling, simple or legacy, received 'fast'$/);
+});
+
+test('TORCH_GEN_ONEDNN_LINEAR=off keeps libtorch\'s linear layers on the CPU, reported by runtimeInfo; a bad value is an OptionError', async () => {
+  const load = () => loadModel(fixture('llama-kv'), { device: 'cpu', dtype: 'float32' });
+  const prompt = [1, 2, 3, 4];
+  const withOneDnn = await load();
+  expect(runtimeInfo().backend.onednnLinear).toBe(true);
+  expect(withOneDnn.info.graphOptimization).toMatch(/oneDNN linear layers/);
+  const reference = (await withOneDnn.complete(prompt, { maxTokens: 8, temperature: 0 })).tokenIds;
+  await withOneDnn.dispose();
+  process.env.TORCH_GEN_ONEDNN_LINEAR = 'off';
+  const without = await load();
+  expect(runtimeInfo().backend.onednnLinear).toBe(false);
+  expect(without.info.graphOptimization).toBe('frozen');
+  // The same model either way (FP32: the two kernels' rounding does not move a greedy token here).
+  expect((await without.complete(prompt, { maxTokens: 8, temperature: 0 })).tokenIds).toEqual(reference);
+  await without.dispose();
+  process.env.TORCH_GEN_ONEDNN_LINEAR = 'maybe';
+  const error = await load().catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(OptionError);
+  expect((error as Error).message).toMatch(/TORCH_GEN_ONEDNN_LINEAR: expected on, off, 1 or 0, received 'maybe'$/);
+  // The next load without the variable turns them back on.
+  delete process.env.TORCH_GEN_ONEDNN_LINEAR;
+  await (await load()).dispose();
+  expect(runtimeInfo().backend.onednnLinear).toBe(true);
 });

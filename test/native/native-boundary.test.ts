@@ -34,6 +34,8 @@ describe('native boundary checks', () => {
     [{ maxTokens: 0 }, 'expected an integer in [1, 1048576] for `maxTokens`, received 0'],
     [{ maxTokens: 1.5 }, 'for `maxTokens`, received 1.5'],
     [{ stopTokenIds: [-1] }, 'expected an integer in [0, 2147483647] for `stopTokenIds[0]`, received -1'],
+    // An Int32Array is checked element by element like an array, and named the same way.
+    [{ tokens: Int32Array.from([1, 2, -3]) }, 'expected an integer in [0, 2147483647] for `tokens[2]`, received -3'],
     [{ sampling: { ...sampling, topP: 2 } }, '`sampling.topP` must be in'],
     [{ sampling: { ...sampling, temperature: Number.NaN } }, '`sampling.temperature` must be in'],
     [{ sampling: { ...sampling, seed: -5 } }, 'for `seed`, received -5'],

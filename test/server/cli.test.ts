@@ -35,8 +35,8 @@ describe('torch-gen serve', () => {
   test('SIGTERM drains: the in-flight stream finishes, /health turns 503, then the process exits 0', async () => {
     const server = start('serve', '-m', `smollm2=${defaultModelDir}`, '--port', '0', '--device', 'cpu', '--max-context', '512', '-q');
     try {
-      const [, url] = await server.waitFor('stderr', /listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      await server.waitFor('stderr', /ready, serving smollm2/);
+      const [, url] = await server.waitFor('stderr', /listening on (http:\/\/127\.0\.0\.1:\d+), loading smollm2 \(\/health answers 503 until ready\)\n/);
+      await server.waitFor('stderr', /ready, serving smollm2 \(OpenAI API at http:\/\/127\.0\.0\.1:\d+\/v1\)\n/);
       expect((await fetch(`${url}/health`)).status).toBe(200);
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
       const stream = await client.completions.create({ model: 'smollm2', prompt: 'Once upon a time', max_tokens: 64, temperature: 0, stream: true });
@@ -76,7 +76,15 @@ describe('torch-gen serve', () => {
     expect(badPort.stderr).toBe('torch-gen serve: --port: expected an integer, received "http" (ERR_INVALID_OPTION)\n');
     const missing = await cli('serve', '-m', '/nonexistent/model', '--port', '0', '-q');
     expect(missing.code).toBe(2);
-    expect(missing.stderr.trim().split('\n').pop()).toMatch(/^torch-gen serve: model directory \/nonexistent\/model does not exist.*\(ERR_MODEL_LOAD\)$/);
+    expect(missing.stderr.trim().split('\n').pop()).toMatch(
+      /^torch-gen serve: model model failed to load: model directory \/nonexistent\/model does not exist.*\(ERR_MODEL_LOAD\)$/,
+    );
+    expect(missing.stderr).not.toContain('ready, serving');
+    // With several models, the line names the one that failed (the first loaded, then disposed).
+    const second = await cli('serve', '-m', `good=${fixture('llama-kv')}`, '-m', 'broken=/nonexistent/other', '--port', '0', '--device', 'cpu', '-q');
+    expect(second.code).toBe(2);
+    expect(second.stderr.trim().split('\n').pop()).toMatch(/^torch-gen serve: model broken failed to load: model directory \/nonexistent\/other does not exist.*\(ERR_MODEL_LOAD\)$/);
+    expect(second.stderr).not.toContain('ready, serving');
   });
 });
 
