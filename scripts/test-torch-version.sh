@@ -16,7 +16,13 @@ cd "$ROOT"
 PY="${1:?usage: scripts/test-torch-version.sh PYTHON [vitest arguments...]}"
 shift
 TORCH_DIR="$("$PY" -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)"
-VERSION="$(TORCH_GEN_LIBTORCH="$TORCH_DIR" node scripts/libtorch.mjs version)"
+# (`node scripts/libtorch.mjs` prints every field as JSON; the version alone comes from findLibtorch.)
+VERSION="$(TORCH_GEN_LIBTORCH="$TORCH_DIR" node --input-type=module \
+  -e "import { findLibtorch } from './scripts/libtorch.mjs'; console.log(findLibtorch().version)")"
+case "$VERSION" in
+  [0-9]*.[0-9]*) ;;
+  *) echo "test-torch-version: cannot read the torch version of $TORCH_DIR (got '$VERSION')" >&2; exit 1 ;;
+esac
 BUILD="build/torch-$VERSION"
 echo "test-torch-version: torch $VERSION ($TORCH_DIR) -> $BUILD"
 began=$SECONDS
