@@ -9,7 +9,8 @@
 # the crt package completes the CUDA 13 headers, so the CUDA-graph code compiles too). The addon goes to
 # build/torch-VERSION, beside the normal build, which stays; the fixtures are built by the project's own
 # .venv as usual (models exported with the pinned torch, loaded by the other: what a GPU host does).
-# Takes about 15 minutes on 2 CPUs (a full build, then test/native). Exit status: vitest's.
+# Takes about 23 minutes on 2 CPUs (a full build of about 8, then test/native: 902 s on 2 shared CPUs, 392 of
+# them node-gyp-build.test.ts's own build). Exit status: vitest's.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
