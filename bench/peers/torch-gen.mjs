@@ -53,6 +53,8 @@ const result = {
   engine: engine.id,
   mode: spec.mode,
   versions: { 'torch-gen': pkg.version, libtorch: runtimeInfo().torchVersion },
+  // An AOTInductor package's compile time and size, as the exporter recorded them (null for TorchScript).
+  aoti: JSON.parse(readFileSync(`${engine.model}/torch-gen.json`, 'utf8')).aoti ?? null,
   info: { ...model.info, threadsOption, runtimeCpuThreads: runtimeInfo().cpuThreads, statsWeightBytes: stats.weightBytes, load: base },
   loadMs,
   weightBytesPerToken: weightBytesPerToken(model.info),

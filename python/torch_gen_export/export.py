@@ -1,16 +1,17 @@
-"""The export, start to finish: source -> checked config -> module -> TorchScript -> model directory."""
+"""The export, start to finish: source -> checked config -> module -> TorchScript or AOTInductor -> model directory."""
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
-from . import families
+from . import aoti, families
 from .errors import ExportError
 from .interfaces import INTERFACES
 from .manifest import build_manifest, special_token_ids
@@ -19,6 +20,7 @@ from .quantize import QUANTIZATIONS, default_activation_bits, quantize_int8
 from .sources import open_source
 from .verify import check_saved_module
 
+MODULE_FORMATS = ("torchscript", "aoti")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -33,6 +35,9 @@ def export_model(
     progress: Optional[Callable[[str], None]] = None,
     quantize: str = "none",
     int8_activation_bits: Optional[int] = None,
+    module_format: str = "torchscript",
+    device: str = "cpu",
+    threads: Optional[int] = None,
 ) -> Path:
     """Exports `src` (a Hugging Face model directory or a .gguf file) into the model directory `out_dir`.
 
@@ -41,7 +46,9 @@ def export_model(
     most the model's own limit (default: that limit). force: replace an existing non-empty `out_dir`.
     progress: called with one line per step (the CLI prints them to stderr). quantize: "none" or "int8"
     (quantize.py; float32 only, CPU only); int8_activation_bits: 7 or 8 (default: 8 where this CPU has VNNI).
-    Raises ExportError for anything the user can fix; `out_dir` is then left as it was.
+    module_format: "torchscript" (model.pt) or "aoti" (model.pt2, compiled by AOTInductor for `device`, "cpu"
+    or "cuda", with `threads` OpenMP threads on the CPU; aoti.py). Raises ExportError for anything the user
+    can fix; `out_dir` is then left as it was.
     """
     from . import __version__
 
@@ -56,6 +63,10 @@ def export_model(
         raise ExportError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}, received {quantize!r}")
     if quantize != "none" and dtype != "float32":
         raise ExportError(f"--quantize {quantize} keeps float32 activations; use --dtype float32 (received {dtype})")
+    if module_format not in MODULE_FORMATS:
+        raise ExportError(f"--format must be one of {', '.join(MODULE_FORMATS)}, received {module_format!r}")
+    if module_format == "aoti":
+        aoti.check_options(interface, quantize, device, threads)
     activation_bits = int8_activation_bits or default_activation_bits()
     check_output_dir(out_dir, force)
     say(f"reading {src}")
@@ -74,20 +85,42 @@ def export_model(
             say(f"quantizing the linear layers to int8 ({activation_bits}-bit activations)")
             quantize_int8(module.model if interface == "logits" else module, activation_bits)
             quantization = {"method": "int8-dynamic", "activation_bits": activation_bits}
-        say(f"compiling the {interface} interface with torch.jit.script")
-        scripted = torch.jit.script(module)
-        model_path = stage / "model.pt"
-        torch.jit.save(scripted, str(model_path))
-        say(f"wrote model.pt ({model_path.stat().st_size / 1e6:.1f} MB); checking that it loads and runs")
-        check_saved_module(module, model_path, cfg, DTYPES[dtype], interface, exact=quantization is None)
+        package = None
+        if module_format == "aoti":
+            package = aoti.compile_package(module, cfg, DTYPES[dtype], device, stage, threads or aoti.default_threads(), say)
+            say("checking that model.pt2 loads and runs")
+            aoti.check_saved_package(module, stage / aoti.PACKAGE_FILE, cfg, DTYPES[dtype], device)
+        else:
+            _write_torchscript(module, stage, cfg, dtype, interface, quantization is None, say)
         say("writing the tokenizer and the manifest")
         source.write_tokenizer(stage)
         if source.generation_config is not None:
             _write_json(stage / "generation_config.json", source.generation_config)
-        _write_json(stage / "torch-gen.json", build_manifest(cfg, interface, dtype, ids, source.name, __version__,
-                                                                  quantization))
+        manifest = build_manifest(cfg, interface, dtype, ids, source.name, __version__, quantization)
+        _write_json(stage / "torch-gen.json", {**manifest, **({"aoti": package} if package else {})})
     say(f"exported {out_dir} in {time.monotonic() - started:.1f} s")
     return out_dir
+
+
+def _write_torchscript(module: torch.nn.Module, stage: Path, cfg: Any, dtype: str, interface: str, exact: bool,
+                       say: Callable[[str], None]) -> None:
+    say(f"compiling the {interface} interface with torch.jit.script")
+    with warnings.catch_warnings(record=True) as caught:
+        # torch 2.10 and later warn that TorchScript is deprecated, once per scripted function: one line
+        # here instead of hundreds (the format stays supported by libtorch; --format aoti is its successor).
+        warnings.simplefilter("always", category=DeprecationWarning)
+        warnings.simplefilter("always", category=FutureWarning)
+        scripted = torch.jit.script(module)
+        model_path = stage / "model.pt"
+        torch.jit.save(scripted, str(model_path))
+    deprecated = [w for w in caught if "TorchScript" in str(w.message) or "torch.jit" in str(w.message)]
+    for other in (w for w in caught if w not in deprecated):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if deprecated:
+        say(f"note: torch {torch.__version__} marks TorchScript deprecated ({len(deprecated)} warning(s)); "
+            "model.pt still loads in libtorch; --format aoti writes the successor format")
+    say(f"wrote model.pt ({model_path.stat().st_size / 1e6:.1f} MB); checking that it loads and runs")
+    check_saved_module(module, model_path, cfg, DTYPES[dtype], interface, exact=exact)
 
 
 def _describe(cfg: Any) -> str:
