@@ -94,17 +94,25 @@ export function checkAotiPackage(pkg: AotiPackage, packageDtype: WeightDtype, ho
   }
 }
 
-// Inductor's instruction set names -> what runtimeInfo().cpuFeatures must have; null when nothing is missing.
+// Inductor's instruction set names ('avx512', 'avx2', 'neon'; torch 2.11 lists extensions too: 'avx512
+// avx512_vnni') -> what runtimeInfo().cpuFeatures must have; null when nothing is missing.
 function missingInstructions(isa: string | null, host: AotiHost): string | null {
-  if (isa === null || isa === 'none') return null;
+  const missing = (isa ?? '').split(/\s+/).filter((name) => name !== '' && name !== 'none').map((name) => lacking(name, host));
+  const named = missing.filter((name): name is string => name !== null);
+  return named.length > 0 ? named.join(' and ') : null;
+}
+
+function lacking(name: string, host: AotiHost): string | null {
   const x86 = host.arch === 'x64' || host.arch === 'ia32';
-  if (isa.startsWith('amx')) return host.cpuFeatures.amx ? null : 'AMX';
-  if (isa.startsWith('avx512')) return host.cpuFeatures.avx512 ? null : 'AVX-512';
-  if (isa === 'avx2') return x86 && host.cpuFeatures.avx2 ? null : 'AVX2';
-  // neon, sve, vsx, zvector: the package's architecture must be this one.
-  const arm = isa === 'neon' || isa.startsWith('sve') || isa === 'asimd';
-  if (arm) return host.arch === 'arm64' ? null : `the ${isa} instructions of ARM`;
-  return x86 ? `the ${isa} instructions` : null;
+  const { cpuFeatures: cpu } = host;
+  if (name.startsWith('amx')) return cpu.amx ? null : 'AMX';
+  if (name === 'avx512_vnni') return cpu.avx512Vnni ? null : 'AVX-512 VNNI';
+  if (name === 'avx512_bf16') return cpu.avx512Bf16 ? null : 'AVX-512 BF16';
+  if (name.startsWith('avx512')) return cpu.avx512 ? null : 'AVX-512';
+  if (name === 'avx2') return x86 && cpu.avx2 ? null : 'AVX2';
+  // neon, sve, asimd: the package's architecture must be this one.
+  if (name === 'neon' || name.startsWith('sve') || name === 'asimd') return host.arch === 'arm64' ? null : `the ${name} instructions of ARM`;
+  return x86 ? `the ${name} instructions` : null;
 }
 
 function parseVersion(version: string): [number, number, number] | null {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -85,13 +86,9 @@ def export_model(
             say(f"quantizing the linear layers to int8 ({activation_bits}-bit activations)")
             quantize_int8(module.model if interface == "logits" else module, activation_bits)
             quantization = {"method": "int8-dynamic", "activation_bits": activation_bits}
-        package = None
-        if module_format == "aoti":
-            package = aoti.compile_package(module, cfg, DTYPES[dtype], device, stage, threads or aoti.default_threads(), say)
-            say("checking that model.pt2 loads and runs")
-            aoti.check_saved_package(module, stage / aoti.PACKAGE_FILE, cfg, DTYPES[dtype], device)
-        else:
-            _write_torchscript(module, stage, cfg, dtype, interface, quantization is None, say)
+        with _torch_warnings(say):
+            package = _write_module(module, module_format, stage, cfg, dtype, interface, device, threads,
+                                    quantization is None, say)
         say("writing the tokenizer and the manifest")
         source.write_tokenizer(stage)
         if source.generation_config is not None:
@@ -102,25 +99,57 @@ def export_model(
     return out_dir
 
 
+def _write_module(module: torch.nn.Module, module_format: str, stage: Path, cfg: Any, dtype: str, interface: str,
+                  device: str, threads: Optional[int], exact: bool,
+                  say: Callable[[str], None]) -> Optional[dict[str, Any]]:
+    """Writes model.pt, or model.pt2 for --format aoti (then returns the manifest's "aoti" entry)."""
+    if module_format != "aoti":
+        _write_torchscript(module, stage, cfg, dtype, interface, exact, say)
+        return None
+    package = aoti.compile_package(module, cfg, DTYPES[dtype], device, stage, threads or aoti.default_threads(), say)
+    say("checking that model.pt2 loads and runs")
+    aoti.check_saved_package(module, stage / aoti.PACKAGE_FILE, cfg, DTYPES[dtype], device)
+    return package
+
+
 def _write_torchscript(module: torch.nn.Module, stage: Path, cfg: Any, dtype: str, interface: str, exact: bool,
                        say: Callable[[str], None]) -> None:
     say(f"compiling the {interface} interface with torch.jit.script")
-    with warnings.catch_warnings(record=True) as caught:
-        # torch 2.10 and later warn that TorchScript is deprecated, once per scripted function: one line
-        # here instead of hundreds (the format stays supported by libtorch; --format aoti is its successor).
-        warnings.simplefilter("always", category=DeprecationWarning)
-        warnings.simplefilter("always", category=FutureWarning)
-        scripted = torch.jit.script(module)
-        model_path = stage / "model.pt"
-        torch.jit.save(scripted, str(model_path))
-    deprecated = [w for w in caught if "TorchScript" in str(w.message) or "torch.jit" in str(w.message)]
-    for other in (w for w in caught if w not in deprecated):
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
-    if deprecated:
-        say(f"note: torch {torch.__version__} marks TorchScript deprecated ({len(deprecated)} warning(s)); "
-            "model.pt still loads in libtorch; --format aoti writes the successor format")
+    scripted = torch.jit.script(module)
+    model_path = stage / "model.pt"
+    torch.jit.save(scripted, str(model_path))
     say(f"wrote model.pt ({model_path.stat().st_size / 1e6:.1f} MB); checking that it loads and runs")
     check_saved_module(module, model_path, cfg, DTYPES[dtype], interface, exact=exact)
+
+
+@contextlib.contextmanager
+def _torch_warnings(say: Callable[[str], None]) -> Iterator[None]:
+    """torch 2.10 and later warn that TorchScript is deprecated once per scripted function and on every
+    load, and torch's own internals warn about their deprecations while exporting: one progress line for
+    each kind instead of a flood. Warnings from anywhere else pass through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    torchscript = [w for w in caught if _is_torchscript_deprecation(w.message)]
+    internal = [w for w in caught if w not in torchscript and _is_torch_internal(w)]
+    for other in (w for w in caught if w not in torchscript and w not in internal):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if torchscript:
+        say(f"note: torch {torch.__version__} marks TorchScript deprecated ({len(torchscript)} warning(s)); "
+            "model.pt still loads in libtorch; --format aoti writes the successor format")
+    if internal:
+        say(f"note: {len(internal)} deprecation warning(s) from inside torch {torch.__version__} left out "
+            f"(the first: {str(internal[0].message)[:120]})")
+
+
+def _is_torchscript_deprecation(message: Warning | str) -> bool:
+    text = str(message)
+    return "deprecated" in text and ("TorchScript" in text or "torch.jit" in text)
+
+
+def _is_torch_internal(warning: warnings.WarningMessage) -> bool:
+    torch_dir = str(Path(torch.__file__).parent)
+    return issubclass(warning.category, (DeprecationWarning, FutureWarning)) and warning.filename.startswith(torch_dir)
 
 
 def _describe(cfg: Any) -> str:

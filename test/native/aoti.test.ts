@@ -1,8 +1,8 @@
-import { truncateSync } from 'node:fs';
+import { existsSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, ModelLoadError, runtimeInfo, type Model } from '@org/torch-gen';
-import { copyFixture, editManifest, fixture, readExpected } from '../helpers.js';
+import { copyFixture, defaultModelDir, editManifest, fixture, readExpected } from '../helpers.js';
 import { loadError } from '../load-error.js';
 
 // AOTInductor packages (model.pt2, `--format aoti`): what model.info says of one, and each package this
@@ -111,5 +111,27 @@ describe('a package this process cannot run is refused at load', () => {
   test('a missing package file', async () => {
     const dir = tampered((aoti) => (aoti.file = 'other.pt2'));
     expect((await loadError(dir)).message).toMatch(/other\.pt2 \(the AOTInductor package\) is missing or empty; re-export the model$/);
+  });
+});
+
+// The default model compiled by `npm run model:default -- --aoti-variant` (~2 min on 2 CPUs; skipped when it
+// is not there): the greedy tokens transformers and the TorchScript export give (smollm2.test.ts), alone and
+// four at a time.
+const smollm2Aoti = `${defaultModelDir}-aoti`;
+describe.runIf(existsSync(join(smollm2Aoti, 'torch-gen.json')))('SmolLM2-135M-Instruct as an AOTInductor package', () => {
+  const expected = readExpected('smollm2-reference');
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(smollm2Aoti, { device: 'cpu', maxBatch: 4, maxContext: 512 });
+  });
+  afterAll(() => model.dispose());
+
+  test('greedy tokens equal transformers generate() and the TorchScript model, alone and batched', async () => {
+    expect(model.info.parameters).toBe(134_515_008);
+    for (const prompt of expected.prompts) {
+      expect((await model.complete(prompt.prompt_ids, { maxTokens: expected.max_new_tokens })).tokenIds).toEqual(prompt.generated_ids);
+    }
+    const together = await Promise.all(expected.prompts.map((p) => model.complete(p.prompt_ids, { maxTokens: expected.max_new_tokens })));
+    together.forEach((result, i) => expect(result.tokenIds).toEqual(expected.prompts[i]!.generated_ids));
   });
 });

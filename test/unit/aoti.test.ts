@@ -21,6 +21,11 @@ describe('checkAotiPackage', () => {
     expect(check({ cpuIsa: 'avx2' }, { arch: 'arm64', cpuFeatures: { ...features, avx2: false } })).toThrow(/CPUs with AVX2/);
     expect(check({ cpuIsa: 'neon' }, {})).toThrow(/CPUs with the neon instructions of ARM/);
     expect(check({ cpuIsa: 'neon' }, { arch: 'arm64' })).not.toThrow();
+    // torch 2.11 names the extensions it compiled for too.
+    expect(check({ cpuIsa: 'avx512 avx512_vnni' }, {})).not.toThrow();
+    expect(check({ cpuIsa: 'avx512 avx512_vnni' }, { cpuFeatures: { ...features, avx512: false, avx512Vnni: false } })).toThrow(
+      /compiled for CPUs with AVX-512 and AVX-512 VNNI, which this CPU lacks/,
+    );
   });
 
   test('a newer torch, by major, minor or patch, is refused', () => {
