@@ -16,6 +16,8 @@ export interface AotiPackage {
   cpuIsa: string | null;
   /** The torch version that compiled it ('2.9.1+cu128'). */
   torch: string;
+  /** The OpenMP threads its CPU kernels were compiled for (fixed in the code); null when not recorded. */
+  threads: number | null;
 }
 
 /** Parses the manifest's `aoti` field; undefined or null: the model is TorchScript. */
@@ -33,7 +35,17 @@ export function parseAotiPackage(value: unknown, fail: (message: string) => neve
   if (typeof raw.torch !== 'string' || parseVersion(raw.torch) === null) {
     fail(`\`aoti.torch\` must be the torch version that compiled the package, found ${JSON.stringify(raw.torch)}`);
   }
-  return { file: file as string, device: raw.device as 'cpu' | 'cuda', cpuIsa: cpuIsa as string | null, torch: raw.torch as string };
+  const threads = raw.threads ?? null;
+  if (threads !== null && (typeof threads !== 'number' || !Number.isSafeInteger(threads) || threads < 1)) {
+    fail(`\`aoti.threads\` must be a positive integer or null, found ${JSON.stringify(threads)}`);
+  }
+  return {
+    file: file as string,
+    device: raw.device as 'cpu' | 'cuda',
+    cpuIsa: cpuIsa as string | null,
+    torch: raw.torch as string,
+    threads: threads as number | null,
+  };
 }
 
 /**
@@ -92,6 +104,22 @@ export function checkAotiPackage(pkg: AotiPackage, packageDtype: WeightDtype, ho
         'or older, or upgrade libtorch',
     );
   }
+}
+
+let warnedThreads = false;
+
+/**
+ * Inductor writes the thread count it compiled with into each CPU kernel (`omp parallel num_threads(N)`); the
+ * `threads` option then sets only the matrix products'. Say so once when they differ.
+ */
+export function warnThreadMismatch(pkg: AotiPackage, threads: number, path: string): void {
+  if (warnedThreads || pkg.device !== 'cpu' || pkg.threads === null || pkg.threads === threads) return;
+  warnedThreads = true;
+  process.emitWarning(
+    `${path} is an AOTInductor package whose CPU kernels were compiled for ${pkg.threads} thread(s) and run with ` +
+      `that many whatever the threads option (${threads}) says; re-export it with \`--threads ${threads}\` to match`,
+    { code: 'TORCH_GEN_AOTI_THREADS' },
+  );
 }
 
 // Inductor's instruction set names ('avx512', 'avx2', 'neon'; torch 2.11 lists extensions too: 'avx512

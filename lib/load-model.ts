@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { debug } from './debug.js';
 import { stopAtExit } from './exit-guard.js';
-import { checkAotiPackage, withPackageDefaults } from './aoti.js';
+import { checkAotiPackage, warnThreadMismatch, withPackageDefaults } from './aoti.js';
 import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
@@ -52,6 +52,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const prefixCacheMiB = resolved.prefixCacheMiB ?? defaultPrefixCacheMiB(manifest, maxBatch, maxContext, dtype);
   if (pkg) {
     checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch }, path);
+    warnThreadMismatch(pkg, threads, path);
   }
   const modelFile = join(path, pkg ? pkg.file : 'model.pt');
   await checkFile(modelFile, pkg ? 'the AOTInductor package' : 'the TorchScript module');

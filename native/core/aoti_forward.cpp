@@ -33,9 +33,12 @@ AotiForward::AotiForward(std::unique_ptr<torch::inductor::AOTIModelPackageLoader
     : loader_(std::move(loader)), device_(device) {
   std::unordered_set<const void*> seen;
   for (const auto& [name, tensor] : loader_->get_runner()->extract_constants_map(/*use_inactive=*/false)) {
-    if (!tensor.defined() || !seen.insert(tensor.storage().data()).second) continue;
+    if (!tensor.defined()) continue;
+    // Weights prepacked for oneDNN are opaque: no storage to share, so each counts.
+    const bool stored = tensor.unsafeGetTensorImpl()->has_storage();
+    if (stored && !seen.insert(tensor.storage().data()).second) continue;
     if (at::isFloatingType(tensor.scalar_type())) parameter_count_ += tensor.numel();
-    weight_bytes_ += static_cast<int64_t>(tensor.nbytes());
+    weight_bytes_ += tensor.numel() * static_cast<int64_t>(tensor.element_size());
   }
 }
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
+import torch._inductor.config as inductor_config
 from torch import nn
 
 from .errors import ExportError
@@ -120,7 +121,9 @@ def compile_package(module: nn.Module, cfg: Any, dtype: torch.dtype, device: str
     say(f"traced in {traced:.1f} s; compiling with AOTInductor for {device}"
         + (f" ({cpu_isa()}, {threads} thread(s))" if device == "cpu" else "") + " (minutes for a large model)")
     path = stage / PACKAGE_FILE
-    with _threads(threads), _heartbeat(say, started), torch.no_grad():
+    # freezing: the weights become constants that Inductor folds and, on the CPU, prepacks for oneDNN's
+    # linear kernels (SmolLM2 at batch 1 on 2 threads: 44 ms per token against 60 without, TorchScript 52).
+    with _threads(threads), _heartbeat(say, started), torch.no_grad(), inductor_config.patch(freezing=True):
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
     seconds = time.monotonic() - started
     size = path.stat().st_size

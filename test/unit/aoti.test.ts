@@ -1,9 +1,9 @@
-import { describe, expect, test } from 'vitest';
-import { checkAotiPackage, parseAotiPackage, withPackageDefaults, type AotiHost, type AotiPackage } from '../../lib/aoti.js';
+import { describe, expect, test, vi } from 'vitest';
+import { checkAotiPackage, parseAotiPackage, warnThreadMismatch, withPackageDefaults, type AotiHost, type AotiPackage } from '../../lib/aoti.js';
 
 // The load-time checks of an AOTInductor package against hosts this machine is not (the native tests in
 // test/native/aoti.test.ts refuse tampered packages on this one).
-const pkg: AotiPackage = { file: 'model.pt2', device: 'cpu', cpuIsa: 'avx512', torch: '2.9.1+cu128' };
+const pkg: AotiPackage = { file: 'model.pt2', device: 'cpu', cpuIsa: 'avx512', torch: '2.9.1+cu128', threads: 2 };
 const features = { avx2: true, avx512: true, avx512Vnni: true, avx512Bf16: false, amx: false };
 const host: AotiHost = { device: 'cpu', dtype: 'float32', torchVersion: '2.9.1', cpuFeatures: features, arch: 'x64' };
 const check = (p: Partial<AotiPackage>, h: Partial<AotiHost>) => () => checkAotiPackage({ ...pkg, ...p }, 'float32', { ...host, ...h }, '/m');
@@ -46,7 +46,7 @@ describe('parseAotiPackage', () => {
   test('reads the exporter\'s entry; absent means TorchScript', () => {
     expect(parseAotiPackage(undefined, fail)).toBeNull();
     expect(parseAotiPackage({ file: 'model.pt2', device: 'cpu', cpu_isa: 'avx2', torch: '2.9.1', threads: 2 }, fail)).toEqual({
-      file: 'model.pt2', device: 'cpu', cpuIsa: 'avx2', torch: '2.9.1',
+      file: 'model.pt2', device: 'cpu', cpuIsa: 'avx2', torch: '2.9.1', threads: 2,
     });
   });
   test.each([
@@ -55,6 +55,7 @@ describe('parseAotiPackage', () => {
     [{ file: 'model.pt2', device: 'cpu', torch: 'nightly' }, /`aoti.torch` must be the torch version that compiled the package, found "nightly"/],
     [{ file: 'model.pt2', device: 'cpu', cpu_isa: 5, torch: '2.9.1' }, /`aoti.cpu_isa` must be a string or null, found 5/],
     ['model.pt2', /`aoti` must be an object, found "model.pt2"/],
+    [{ file: 'model.pt2', device: 'cpu', torch: '2.9.1', threads: 0 }, /`aoti.threads` must be a positive integer or null, found 0/],
   ])('refuses %j', (value, message) => {
     expect(() => parseAotiPackage(value, fail)).toThrow(message);
   });
@@ -65,4 +66,19 @@ test('withPackageDefaults: the package\'s device and dtype stand in for absent o
   expect(withPackageDefaults({}, 'bfloat16', cuda)).toEqual({ device: 'cuda', dtype: 'bfloat16' });
   expect(withPackageDefaults({ device: 'auto', dtype: 'auto', threads: 2 }, 'float32', pkg)).toEqual({ device: 'cpu', dtype: 'float32', threads: 2 });
   expect(withPackageDefaults({ device: 'cuda:1', dtype: 'float16' }, 'float32', pkg)).toEqual({ device: 'cuda:1', dtype: 'float16' });
+});
+
+test('warnThreadMismatch: one warning, naming both counts, when the threads option is not the compiled one', () => {
+  const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    warnThreadMismatch(pkg, 2, '/m');
+    warnThreadMismatch({ ...pkg, threads: null }, 4, '/m');
+    expect(warn).not.toHaveBeenCalled();
+    warnThreadMismatch(pkg, 4, '/m');
+    warnThreadMismatch(pkg, 8, '/m');
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/compiled for 2 thread\(s\) .* \(4\) says; re-export it with `--threads 4` to match$/);
+  } finally {
+    warn.mockRestore();
+  }
 });
