@@ -164,7 +164,7 @@ export const OPTIONS = [
     scope: 'load',
     type: { kind: 'integer', min: 1, max: 1024 },
     defaultDoc: 'the physical cores this process may use',
-    doc: "CPU threads for this model's forward passes (`info.threads`); two models generating at once should share the cores",
+    doc: "CPU threads for this model's forward passes (`info.threads`); several models with more than one thread in one process slow each other (docs/architecture.md, Threads)",
     cli: { name: 'threads', arg: 'N' },
     native: true,
   },

@@ -73,9 +73,10 @@ export interface LoadModelOptions {
   cudaGraphBatchSizes?: number[];
   /**
    * CPU threads for this model's forward passes, an integer in [1, 1024]. Default: the physical cores
-   * this process may use. Each loaded model runs its own threads: two models generating at once on one
-   * machine should share the cores between them (e.g. `threads: 1` each on two cores), or they slow each
-   * other down. `stats().threads` reports the count in use. Ignored on CUDA, where the GPU does the work.
+   * this process may use. Each loaded model runs its own team of threads, and two teams on a machine with
+   * few cores slow each other even while only one model generates (docs/architecture.md, Threads): give
+   * several models in one process `threads: 1` each on two cores. `stats().threads` reports the count in
+   * use. Ignored on CUDA, where the GPU does the work.
    * @example { threads: 2 }
    */
   threads?: number;

@@ -4,6 +4,7 @@
 #include "../core/engine.h"
 #include "../core/grammar_vocabulary.h"
 #include "../core/model.h"
+#include "../core/openmp_threads.h"
 #include "addon_state.h"
 #include "convert.h"
 
@@ -25,8 +26,12 @@ LoadWorker::LoadWorker(Napi::Env env, ModelSpec spec, std::string tokenizer_json
 void LoadWorker::Execute() {
   failure_ = Guarded("loading the model failed", codes::kModelLoad,
                      [&] {
-                       ApplyBackendSettings(ResolveDevice(spec_.device));
-                       engine_ = std::make_unique<Engine>(Model::Load(spec_));
+                       // On a thread of its own: the parallel work of loading (freezing, weight layouts,
+                       // the cache's zeroing) leaves no OpenMP team behind to slow the engine's.
+                       RunOnOwnThread(kLoadThreadName, static_cast<int>(spec_.threads), [&] {
+                         ApplyBackendSettings(ResolveDevice(spec_.device));
+                         engine_ = std::make_unique<Engine>(Model::Load(spec_));
+                       });
                      });
   if (failure_) return;
   // The vocabulary is handed to the grammar engine once, here. A model loads without it (an addon built

@@ -7,6 +7,7 @@
 #include "engine_stream.h"
 #include "executor.h"
 #include "model.h"
+#include "openmp_threads.h"
 #include "scheduler.h"
 
 namespace torchgen {
@@ -45,11 +46,10 @@ void Engine::Stop() {
 }
 
 void Engine::Run(std::promise<void>& started) {
-  // OpenMP's thread count is a property of the calling thread, and a thread libtorch did not create starts
-  // with whatever the runtime defaulted to (one core inside Node): set this engine's own, as libtorch asks
-  // of every thread it did not start (at::init_num_threads).
-  at::init_num_threads();
-  at::set_num_threads(static_cast<int>(model_->spec().threads));
+  // OpenMP's thread count is a property of the calling thread: this engine's own. Named first, so that
+  // its OpenMP workers carry the name too (openmp_threads.h: this team must be the model's only one).
+  NameThisThread(kEngineThreadName);
+  UseOpenMpThreads(static_cast<int>(model_->spec().threads));
   threads_ = at::get_num_threads();
   // Autograd bookkeeping is wasted work at inference; the guard is thread-local, hence here.
   c10::InferenceMode inference_guard;

@@ -20,6 +20,12 @@ from .attention import Attention
 from .decoder_config import DecoderConfig
 
 
+def _additive(attend: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A bool mask (True = attend) as the additive one attention takes: 0 where True, -inf where False.
+    Built once per forward: given a bool mask, SDPA would build this itself in every layer."""
+    return torch.zeros(attend.shape, dtype=dtype, device=attend.device).masked_fill_(attend.logical_not(), float("-inf"))
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float) -> None:
         super().__init__()
@@ -152,8 +158,8 @@ class Transformer(nn.Module):
         # A sliding window by position too: each row keeps its own last `window` positions.
         local_mask = mask & (key_pos > query_pos - self.window) if self.window > 0 else mask
         groups = self.num_heads // self.num_kv_heads
-        mask = mask.repeat(1, 1, groups, 1)  # [B, 1, R*T, S]
-        local_mask = local_mask.repeat(1, 1, groups, 1) if self.window > 0 else mask
+        mask = _additive(mask.repeat(1, 1, groups, 1), x.dtype)  # [B, 1, R*T, S]
+        local_mask = _additive(local_mask.repeat(1, 1, groups, 1), x.dtype) if self.window > 0 else mask
         cos, sin = self.rotary(positions, x)  # [B, T, 1, D] each
         local_cos, local_sin = cos, sin
         local_rotary = self.local_rotary

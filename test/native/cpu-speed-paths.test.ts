@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadModel, runtimeInfo, type Model } from '@org/torch-gen';
+import { loadModel, OutOfMemoryError, runtimeInfo, type Model } from '@org/torch-gen';
 import { defaultModelDir, fixture, readExpected } from '../helpers.js';
 
 // The CPU decode step's speed paths (issue 14): the engine's own thread count, the frozen and optimised
@@ -56,6 +56,54 @@ describe('threads', () => {
     } finally {
       await model.dispose();
     }
+  });
+});
+
+/** Voluntary context switches (sleeps) of one thread so far. */
+function sleepsOf(tid: string): number {
+  const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+  return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]);
+}
+
+const engineThreads = () =>
+  readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'torchgen-engine';
+    } catch {
+      return false;  // the thread ended meanwhile
+    }
+  });
+
+// native/core/openmp_threads.h: while a process holds more OpenMP team threads than CPUs, libgomp puts a
+// region's workers to sleep at once and wakes them through the kernel for the next (~60 us a region on a
+// 2-vCPU VM, a quarter of a float32 step). So the load runs on a thread of its own whose team ends with
+// it, and a model keeps one team: the engine thread and its workers (which inherit its name). Counted in
+// sleeps, not time, so a busy machine does not change what the test sees: a worker that spins between the
+// step's ~120 regions sleeps about once a token; one that is woken for every region, ~280 times a token
+// (two models loaded on this 2-vCPU VM: 13,308 sleeps in 48 tokens against 24 with one).
+describe('OpenMP teams', () => {
+  test.skipIf(process.platform !== 'linux' || availableParallelism() < 2)(
+    'the engine thread and its worker are the only team: the worker waits between regions without sleeping',
+    async () => {
+      const model = await loadModel(defaultModelDir, { device: 'cpu', threads: 2, maxBatch: 1 });
+      try {
+        await model.complete('Warm up', { maxTokens: 4 });
+        const team = engineThreads();
+        expect(team).toHaveLength(2);  // the engine thread and the one worker of its 2-thread team
+        const before = team.map(sleepsOf);
+        const { usage } = await model.complete('The three best things about Node.js are', { maxTokens: 48 });
+        const sleeps = team.map((tid, i) => sleepsOf(tid) - before[i]!);
+        expect(Math.max(...sleeps)).toBeLessThan(5 * usage.completionTokens);
+      } finally {
+        await model.dispose();
+      }
+      expect(engineThreads()).toEqual([]);
+    });
+
+  test('a load that fails on its own thread keeps its typed error', async () => {
+    // The fixture's load-time check raises CUDA's out-of-memory message (on the CPU): the error crosses
+    // from the load thread to the caller with its type.
+    await expect(loadModel(fixture('faulty-kv-load-oom'), { device: 'cpu', threads: 2 })).rejects.toBeInstanceOf(OutOfMemoryError);
   });
 });
 
