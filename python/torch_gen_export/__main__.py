@@ -46,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="--format aoti: the device the package runs on (cuda needs a GPU on this machine)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="--format aoti on the CPU: the threads to compile for (default: this machine's "
-                        "CPUs, at least 2; 1 compiles serial code without OpenMP)")
+                        help="--format aoti on the CPU: the threads its kernels run with, fixed at compile time "
+                        "(default: this machine's CPUs, at least 2; 1 compiles serial code without OpenMP); "
+                        "load it with the same `threads`")
     parser.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
     return parser
 
