@@ -54,6 +54,15 @@ describe('native boundary checks', () => {
     );
   });
 
+  test('a module format other than TorchScript or an AOTInductor package is refused by name', () => {
+    const spec = {
+      modelPath: join(fixture('llama-kv'), 'model.pt'), moduleFormat: 'onnx', interface: 'kv-cache' as const, vocabSize: 384, maxContext: 64,
+      numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 1, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32' as const,
+      cudaGraphs: true, cudaGraphBatchSizes: [1], threads: 1, optimizeGraph: true, prefixCacheMiB: 0,
+    };
+    expect(() => loadAddon().loadModel(spec as never, () => {})).toThrow("`moduleFormat` must be 'torchscript' or 'aoti', received 'onnx'");
+  });
+
   test('token ids outside the vocabulary and prompts longer than the context are refused with a code', () => {
     const outside = () => native.generate(request({ tokens: Int32Array.from([1, 384]) }) as never);
     expect(outside).toThrow('generate: prompt token id 384 is outside the vocabulary [0, 384)');
