@@ -105,7 +105,7 @@ await model.dispose();
 const manifest = JSON.parse(readFileSync(join(values.model, 'torch-gen.json'), 'utf8'));
 const native = await loadAddon().loadModel(
   {
-    modelPath: join(values.model, 'model.pt'), interface: manifest.interface, vocabSize: manifest.vocab_size, maxContext: 16,
+    modelPath: join(values.model, 'model.pt'), moduleFormat: 'torchscript', interface: manifest.interface, vocabSize: manifest.vocab_size, maxContext: 16,
     numLayers: manifest.num_layers, numKvHeads: manifest.num_kv_heads, headDim: manifest.head_dim, maxBatch: 1, maxQueue: 1,
     prefillChunk: 16, device: 'cpu', dtype: 'float32', cudaGraphs: false, cudaGraphBatchSizes: [], threads: 1, optimizeGraph: false, prefixCacheMiB: 0,
     tokenizerPath: join(values.model, 'tokenizer.json'), eosTokenIds: manifest.eos_token_ids,

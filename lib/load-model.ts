@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { debug } from './debug.js';
 import { stopAtExit } from './exit-guard.js';
+import { checkAotiPackage, warnThreadMismatch, withPackageDefaults } from './aoti.js';
 import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
@@ -33,7 +34,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const runtime = addon.runtimeInfo();
   const cpu = { cores: physicalCores(), bfloat16: runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx };
   const quantized = manifest.quantization !== null;
-  const resolved = resolveLoadOptions(options, () => runtime.cudaAvailable, manifest.maxContext, cpu, quantized);
+  const pkg = manifest.aoti;
+  const effective = pkg ? withPackageDefaults(options, manifest.dtype, pkg) : options;
+  const resolved = resolveLoadOptions(effective, () => runtime.cudaAvailable, manifest.maxContext, cpu, quantized);
   const { device, dtype, maxQueue, prefillChunk, cudaGraphs, cudaGraphBatchSizes, threads, optimizeGraph } = resolved;
   if (device === 'cpu' && dtype === 'bfloat16' && !cpu.bfloat16) warnSlowBfloat16();
   if (manifest.quantization?.activationBits === 8 && !runtime.cpuFeatures.avx512Vnni) warnInt8Saturation(path);
@@ -47,8 +50,12 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   // says so here, once, and the engine follows the spec it gets.
   const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
   const prefixCacheMiB = resolved.prefixCacheMiB ?? defaultPrefixCacheMiB(manifest, maxBatch, maxContext, dtype);
-  const modelFile = join(path, 'model.pt');
-  await checkFile(modelFile, 'the TorchScript module');
+  if (pkg) {
+    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch }, path);
+    warnThreadMismatch(pkg, threads, path);
+  }
+  const modelFile = join(path, pkg ? pkg.file : 'model.pt');
+  await checkFile(modelFile, pkg ? 'the AOTInductor package' : 'the TorchScript module');
   const tokenizer = await Tokenizer.fromDirectory(path);
   checkTokenizerFitsModel(tokenizer, manifest.vocabSize, path);
   const generationConfig = await readGenerationConfig(path, manifest.vocabSize);
@@ -57,6 +64,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const eosTokenIds = [...new Set([...manifest.eosTokenIds, ...generationConfig.eosTokenIds])];
   const spec = {
     modelPath: modelFile,
+    moduleFormat: pkg ? ('aoti' as const) : ('torchscript' as const),
     interface: manifest.interface,
     vocabSize: manifest.vocabSize,
     maxContext,
@@ -69,7 +77,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     prefixCacheMiB,
     device,
     dtype,
-    cudaGraphs,
+    // An AOTInductor package's kernels are not captured into CUDA graphs (AOTInductor has no graph support yet).
+    cudaGraphs: cudaGraphs && !pkg,
     // The CPU has no graphs, nor has a logits model (no decode step); the CPU may also have lowered maxBatch.
     cudaGraphBatchSizes: device === 'cpu' || manifest.interface === 'logits' ? [] : cudaGraphBatchSizes,
     threads,

@@ -1,6 +1,7 @@
 /** Reads and validates a model directory's manifest, torch-gen.json (docs/model-format.md). */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseAotiPackage, type AotiPackage } from './aoti.js';
 import { ModelLoadError } from './errors.js';
 
 export const MANIFEST_FILE = 'torch-gen.json';
@@ -35,6 +36,8 @@ export interface Manifest {
   source: string;
   /** Quantized linear layers (`--quantize int8`): CPU only, float32 activations. Null for float weights. */
   quantization: Quantization | null;
+  /** An AOTInductor package (`--format aoti`) instead of model.pt; null for TorchScript. */
+  aoti: AotiPackage | null;
 }
 
 export interface Quantization {
@@ -144,6 +147,8 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
   const exportedWith = field('exported_with');
   const source = field('source');
   const quantization = parseQuantization(field('quantization'), fail);
+  const aoti = parseAotiPackage(field('aoti'), fail);
+  if (aoti !== null && !isKv) fail('an AOTInductor package (`aoti`) implements the "kv-cache" interface only');
   const architecture = typeof field('architecture') === 'string' ? (field('architecture') as string) : 'unknown';
   const family = field('family') ?? architecture;
   if (typeof family !== 'string') fail(`\`family\` must be a string, found ${JSON.stringify(family)}`);
@@ -170,6 +175,7 @@ export function parseManifest(json: unknown, path = MANIFEST_FILE): Manifest {
     exportedWith: typeof exportedWith === 'object' && exportedWith !== null ? (exportedWith as Record<string, string>) : {},
     source: typeof source === 'string' ? source : '',
     quantization,
+    aoti,
   };
 }
 

@@ -13,6 +13,8 @@ import type { ResolvedSampling } from './options.js';
 /** What the addon needs to load a model: concrete values only (TypeScript resolves every default). */
 export interface NativeModelSpec {
   modelPath: string;
+  /** What modelPath holds: a TorchScript module or an AOTInductor package (kv-cache interface only). */
+  moduleFormat: 'torchscript' | 'aoti';
   interface: 'logits' | 'kv-cache';
   vocabSize: number;
   maxContext: number;

@@ -46,6 +46,8 @@ def _builders():
     }
     for arch in ("gpt2", "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"):
         builders[f"{arch}-kv"] = lambda out, arch=arch: build_kv_fixture(arch, out)
+        # The same weights as an AOTInductor package (model.pt2): ~50 s of C++ compilation each.
+        builders[f"{arch}-kv-aoti"] = lambda out, arch=arch: build_kv_fixture(arch, out, module_format="aoti")
     return builders
 
 

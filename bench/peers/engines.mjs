@@ -41,6 +41,27 @@ export const ENGINES = [
     make: ['--int8-variant'],
     load: {},
   },
+  // The same weights compiled by AOTInductor (model.pt2, `--format aoti`) for this machine's CPU: the manifest's
+  // `aoti` entry (compile seconds, package bytes) goes into the result.
+  {
+    id: 'torch-gen-aoti-fp32',
+    label: 'torch-gen AOTInductor FP32',
+    driver: 'torch-gen',
+    precision: 'fp32',
+    model: 'models/smollm2-135m-instruct-aoti',
+    make: ['--aoti-variant'],
+    load: {},
+    concurrent: true,
+  },
+  {
+    id: 'torch-gen-aoti-bf16',
+    label: 'torch-gen AOTInductor bfloat16',
+    driver: 'torch-gen',
+    precision: 'bf16',
+    model: 'models/smollm2-135m-instruct-aoti-bf16',
+    make: ['--aoti-bf16-variant'],
+    load: {},
+  },
   {
     id: 'transformers-fp32',
     label: 'transformers generate() FP32 eager',

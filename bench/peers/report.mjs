@@ -183,8 +183,24 @@ export function markdown(report) {
     lines.push(`| ${t.what} | ${t.ratio === null ? '' : `${t.ratio.toFixed(2)}${t.metric === 'bound' ? '' : 'x'}`} | ${goal} | ${met} |`);
   }
   lines.push('');
+  lines.push(...aotiNotes(report));
   lines.push(...notes(report));
   return lines.join('\n');
+}
+
+/** What each AOTInductor package cost to build (the exporter's manifest entry): one line per package. */
+function aotiNotes(report) {
+  const out = [];
+  for (const engine of report.engines) {
+    const aoti = report.results[engine.id]?.single?.aoti;
+    if (!aoti) continue;
+    out.push(
+      `${engine.label}: \`${engine.model}/${aoti.file}\`, ${mb(aoti.bytes)} MB, compiled in ${fixed(aoti.compile_seconds, 0)} s ` +
+        `for ${aoti.device}${aoti.cpu_isa ? ` (${aoti.cpu_isa}, ${aoti.threads} threads)` : ''} by torch ${aoti.torch}.`,
+      '',
+    );
+  }
+  return out;
 }
 
 function notes(report) {

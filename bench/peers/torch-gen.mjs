@@ -41,21 +41,27 @@ async function* generate(ids, maxTokens) {
  * An int8 model's info.parameters counts its int8 elements (the output projection's own int8 copy among
  * them) and its float32 lookup table, which a step reads one row of: the table is taken out.
  */
-function weightBytesPerToken(info) {
+function weightBytesPerToken(info, aoti) {
   const lookupTable = info.vocabSize * info.numHeads * info.headDim;  // [vocab, hidden], hidden = heads x head_dim
   if (info.quantization === 'int8-dynamic') return info.parameters - lookupTable;
-  return info.parameters * { float32: 4, bfloat16: 2, float16: 2 }[info.dtype];
+  const width = { float32: 4, bfloat16: 2, float16: 2 }[info.dtype];
+  // A frozen AOTInductor package holds a tied embedding twice, the table and the prepacked output layer.
+  if (aoti) return (info.parameters - lookupTable) * width;
+  return info.parameters * width;
 }
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+// An AOTInductor package's compile time and size, as the exporter recorded them (null for TorchScript).
+const aoti = JSON.parse(readFileSync(`${engine.model}/torch-gen.json`, 'utf8')).aoti ?? null;
 const stats = model.stats();
 const result = {
   engine: engine.id,
   mode: spec.mode,
   versions: { 'torch-gen': pkg.version, libtorch: runtimeInfo().torchVersion },
+  aoti,
   info: { ...model.info, threadsOption, runtimeCpuThreads: runtimeInfo().cpuThreads, statsWeightBytes: stats.weightBytes, load: base },
   loadMs,
-  weightBytesPerToken: weightBytesPerToken(model.info),
+  weightBytesPerToken: weightBytesPerToken(model.info, aoti),
 };
 if (spec.mode === 'concurrent') result.runs = await runConcurrent(spec, generate);
 else result.prompts = await runSingle(spec, generate);

@@ -94,6 +94,14 @@ ModelSpec ReadModelSpec(const Napi::Object& object) {
   constexpr int64_t kMaxDimension = int64_t{1} << 31;
   ModelSpec spec;
   spec.model_path = ReadString(object, "modelPath");
+  const std::string module_format = ReadString(object, "moduleFormat");
+  if (module_format == "torchscript") {
+    spec.module_format = ModuleFormat::kTorchScript;
+  } else if (module_format == "aoti") {
+    spec.module_format = ModuleFormat::kAoti;
+  } else {
+    ThrowType(object.Env(), "`moduleFormat` must be 'torchscript' or 'aoti', received '" + module_format + "'");
+  }
   const std::string interface = ReadString(object, "interface");
   if (interface == "logits") {
     spec.interface = ModelInterface::kLogits;

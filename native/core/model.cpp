@@ -195,6 +195,7 @@ c10::ScalarType ResolveDtype(const std::string& dtype) {
 std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
   const c10::Device device = ResolveDevice(spec.device);
   const c10::ScalarType dtype = ResolveDtype(spec.dtype);
+  if (spec.module_format == ModuleFormat::kAoti) return LoadAoti(spec, device, dtype);
   torch::jit::Module module;
   try {
     module = torch::jit::load(spec.model_path, device);
@@ -217,6 +218,24 @@ std::unique_ptr<Model> Model::Load(const ModelSpec& spec) {
   // The probe runs the graph that will serve, so its first (profiling) runs are not a user's first request.
   model->Probe();
   return model;
+}
+
+std::unique_ptr<Model> Model::LoadAoti(const ModelSpec& spec, const c10::Device& device, c10::ScalarType dtype) {
+  // lib/aoti.ts has matched the package's device, dtype, instruction set and torch version to this process.
+  if (spec.interface != ModelInterface::kKvCache) {
+    throw TorchGenError(codes::kModelLoad, "an AOTInductor package implements the `kv-cache` interface only; set "
+                                           "\"interface\": \"kv-cache\" in torch-gen.json or re-export the model");
+  }
+  std::unique_ptr<Model> model(new Model(spec, AotiForward::Load(spec.model_path, device), device, dtype));
+  model->Probe();
+  return model;
+}
+
+Model::Model(ModelSpec spec, std::unique_ptr<AotiForward> aoti, c10::Device device, c10::ScalarType dtype)
+    : spec_(std::move(spec)), aoti_(std::move(aoti)), device_(device), dtype_(dtype) {
+  parameter_count_ = aoti_->parameter_count();
+  weight_bytes_ = aoti_->weight_bytes();
+  graph_optimization_ = "AOTInductor package (compiled kernels)";
 }
 
 Model::Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype)
@@ -250,7 +269,7 @@ void Model::Probe() {
   // A module that is not the causal LM the manifest describes fails here, with a message, rather than
   // on a user's first request.
   c10::InferenceMode inference_guard;
-  CheckSignature(module_, spec_.interface);
+  if (!aoti_) CheckSignature(module_, spec_.interface);
   const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(device_);
   if (spec_.interface == ModelInterface::kLogits) {
     at::Tensor logits = ProbeForward("model.pt: forward(tokens) failed in the load-time check",
@@ -297,8 +316,11 @@ at::Tensor Model::ForwardWithCache(const at::Tensor& tokens, const at::Tensor& p
   const int64_t batch = tokens.size(0);
   // What forward throws passes through: Probe turns it into a load error, the engine into a generation
   // error (or ERR_OUT_OF_MEMORY).
-  const c10::IValue output = module_.forward(
-      {tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch), c10::IValue(kv_len)});
+  const c10::IValue output =
+      aoti_ ? c10::IValue(aoti_->Run(tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch),
+                                     kv_len))
+            : module_.forward({tokens, positions, cache.Keys(first_slot, batch), cache.Values(first_slot, batch),
+                               c10::IValue(kv_len)});
   if (!output.isTensor()) {
     throw TorchGenError(codes::kModelLoad, "model.pt: forward did not return a tensor of logits (it returned " +
                                                output.tagKind() + ")");

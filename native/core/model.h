@@ -1,4 +1,5 @@
-// A loaded TorchScript causal LM on its device. Owned and used by one engine thread after loading.
+// A loaded causal LM on its device: a TorchScript module, or an AOTInductor package (aoti_forward.h) behind
+// the same calls. Owned and used by one engine thread after loading.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 #include <torch/script.h>
 
+#include "aoti_forward.h"
 #include "kv_cache.h"
 #include "model_spec.h"
 
@@ -16,7 +18,7 @@ namespace torchgen {
 
 class Model {
  public:
-  // Loads model.pt onto the spec's device in the spec's dtype and checks, with one small forward, that
+  // Loads model.pt (or an AOTInductor model.pt2, spec.module_format) onto the spec's device in the spec's dtype and checks, with one small forward, that
   // it is the causal LM the manifest describes. Throws TorchGenError (ERR_DEVICE, ERR_MODEL_LOAD).
   static std::unique_ptr<Model> Load(const ModelSpec& spec);
 
@@ -45,6 +47,9 @@ class Model {
 
  private:
   Model(ModelSpec spec, torch::jit::Module module, c10::Device device, c10::ScalarType dtype);
+  Model(ModelSpec spec, std::unique_ptr<AotiForward> aoti, c10::Device device, c10::ScalarType dtype);
+
+  static std::unique_ptr<Model> LoadAoti(const ModelSpec& spec, const c10::Device& device, c10::ScalarType dtype);
 
   // Runs forward on tokens [B, T] and returns the logits [B, T, V], checking what the module returned.
   at::Tensor ForwardLogits(const at::Tensor& tokens);
@@ -53,7 +58,8 @@ class Model {
   void Probe();
 
   ModelSpec spec_;
-  torch::jit::Module module_;
+  torch::jit::Module module_;  // unused when aoti_ is set
+  std::unique_ptr<AotiForward> aoti_;
   c10::Device device_;
   c10::ScalarType dtype_;
   int64_t parameter_count_ = 0;

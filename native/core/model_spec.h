@@ -15,8 +15,12 @@ class Constraint;
 
 enum class ModelInterface { kLogits, kKvCache };
 
+// What model_path holds: a TorchScript module (model.pt) or an AOTInductor package (model.pt2, kv-cache only).
+enum class ModuleFormat { kTorchScript, kAoti };
+
 struct ModelSpec {
-  std::string model_path;  // the model.pt file
+  std::string model_path;  // the model.pt (or model.pt2) file
+  ModuleFormat module_format = ModuleFormat::kTorchScript;
   ModelInterface interface = ModelInterface::kLogits;
   int64_t vocab_size = 0;
   int64_t max_context = 0;

@@ -5,7 +5,7 @@ The output follows docs/model-format.md: `model.pt` with the `kv-cache` interfac
 `python -m torch_gen_export SRC -o OUT_DIR [--interface logits]`.
 """
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 from .errors import ExportError
 from .export import DTYPES, export_model

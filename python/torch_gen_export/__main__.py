@@ -1,5 +1,5 @@
 """python -m torch_gen_export SRC -o OUT_DIR [--interface ...] [--dtype ...] [--quantize int8] [--max-context N]
-[--force]
+[--force] [--format torchscript|aoti] [--device cpu|cuda] [--threads N]
 
 Progress goes to stderr. A user error prints one line and exits with status 2; Ctrl-C exits with 130.
 """
@@ -39,6 +39,16 @@ def _parser() -> argparse.ArgumentParser:
                         "8 bits on a CPU without VNNI can saturate)")
     parser.add_argument("--max-context", type=int, default=None,
                         help="max_context of the manifest (default: the model's max_position_embeddings)")
+    parser.add_argument("--format", dest="module_format", default="torchscript", choices=["torchscript", "aoti"],
+                        help="torchscript (default): model.pt, runs on any device in any dtype; aoti: model.pt2, "
+                        "compiled by AOTInductor for one device, dtype and CPU instruction set (kv-cache "
+                        "interface only; minutes to compile; see docs/model-format.md)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="--format aoti: the device the package runs on (cuda needs a GPU on this machine)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="--format aoti on the CPU: the threads its kernels run with, fixed at compile time "
+                        "(default: this machine's CPUs, at least 2; 1 compiles serial code without OpenMP); "
+                        "load it with the same `threads`")
     parser.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
     return parser
 
@@ -52,7 +62,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         export_model(args.src, args.output, interface=args.interface, dtype=args.dtype,
                      max_context=args.max_context, force=args.force, quantize=args.quantize,
-                     int8_activation_bits=args.int8_activation_bits,
+                     int8_activation_bits=args.int8_activation_bits, module_format=args.module_format,
+                     device=args.device, threads=args.threads,
                      progress=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
     except ExportError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -70,9 +70,11 @@ class Attention(nn.Module):
         q, k = qk.split([self.num_heads, self.num_kv_heads], dim=2)  # [B, T, H, D], [B, T, H_kv, D]
         v = v.view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, H_kv, D]
         if k_cache is not None and v_cache is not None:
-            # index_put_ through a transposed view writes into the caller's storage: [B, T_max, H_kv, D].
-            k_cache.transpose(1, 2)[batch_idx, positions] = k
-            v_cache.transpose(1, 2)[batch_idx, positions] = v
+            # One index_put_ on the cache itself: with the slice between the two index tensors, the indexed
+            # dims [B, T] come first, so the target's shape is k's [B, T, H_kv, D]. (Through a transposed view,
+            # torch.export's functional graph could not write in place: AOTInductor copied the whole cache.)
+            k_cache[batch_idx, :, positions] = k
+            v_cache[batch_idx, :, positions] = v
             keys = k_cache.narrow(2, 0, kv_len)  # [B, H_kv, S, D]
             values = v_cache.narrow(2, 0, kv_len)  # [B, H_kv, S, D]
         else:

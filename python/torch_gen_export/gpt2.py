@@ -112,9 +112,10 @@ class Attention(nn.Module):
         k = k.view(B, T, self.num_heads, self.head_dim)  # [B, T, H, D]
         v = v.view(B, T, self.num_heads, self.head_dim)  # [B, T, H, D]
         if k_cache is not None and v_cache is not None:
-            # index_put_ through a transposed view writes into the caller's storage: [B, T_max, H, D].
-            k_cache.transpose(1, 2)[batch_idx, positions] = k
-            v_cache.transpose(1, 2)[batch_idx, positions] = v
+            # One index_put_ on the cache itself, k's [B, T, H, D] at [b, :, p] (see attention.py: in place under
+            # AOTInductor too, where a write through a transposed view copied the whole cache).
+            k_cache[batch_idx, :, positions] = k
+            v_cache[batch_idx, :, positions] = v
             keys = k_cache[:, :, :kv_len]  # [B, H, S, D]
             values = v_cache[:, :, :kv_len]  # [B, H, S, D]
         else:

@@ -245,6 +245,7 @@ function sampling() {
 function nativeSpec() {
   return {
     modelPath: `${defaultModelDir}/model.pt`,
+    moduleFormat: 'torchscript' as const,
     interface: 'kv-cache' as const,
     vocabSize: 49152,
     maxContext: 64,

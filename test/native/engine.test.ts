@@ -16,10 +16,14 @@ async function firstChunk(stream: AsyncGenerator<GenerationChunk>) {
   return first.value as GenerationChunk;
 }
 
-describe('continuous batching', () => {
+// The same weights as TorchScript (model.pt) and as an AOTInductor package (model.pt2): the engine, the KV
+// cache pool and the scheduler must not see the difference.
+const FORMATS = ['llama-kv', 'llama-kv-aoti'];
+
+describe.each(FORMATS)('continuous batching: %s', (name) => {
   test('32 concurrent greedy requests each give exactly the tokens they give alone (FP32)', async () => {
     const prompts = [...expected.prompts.map((p) => p.prompt_ids), ...randomPrompts(27, 384)];
-    const model = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 16, prefillChunk: 16 });
+    const model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 16, prefillChunk: 16 });
     try {
       const alone: Completion[] = [];
       for (const [i, prompt] of prompts.entries()) alone.push(await model.complete(prompt, { maxTokens: 20 + (i % 13) }));
@@ -34,7 +38,7 @@ describe('continuous batching', () => {
   });
 
   test('prompts prefilled in chunks give the same tokens as transformers', async () => {
-    const model = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 3, prefillChunk: 5 });
+    const model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 3, prefillChunk: 5 });
     try {
       const results = await Promise.all(expected.prompts.map((p) => model.complete(p.prompt_ids, { maxTokens: 64 })));
       results.forEach((result, i) => expect(result.tokenIds).toEqual(expected.prompts[i]!.generated_ids));
@@ -45,7 +49,7 @@ describe('continuous batching', () => {
   });
 
   test('a running request keeps getting tokens while a long prompt is prefilled in chunks', async () => {
-    const model = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 2, prefillChunk: 8 });
+    const model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 2, prefillChunk: 8 });
     try {
       const running = model.generate(expected.prompts[1]!.prompt_ids, { maxTokens: 100000 });
       await firstChunk(running);
@@ -69,10 +73,10 @@ describe('continuous batching', () => {
   });
 });
 
-describe('queue and slots', () => {
+describe.each(FORMATS)('queue and slots: %s', (name) => {
   let model: Model;
   beforeAll(async () => {
-    model = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 1, maxQueue: 2 });
+    model = await loadModel(fixture(name), { device: 'cpu', maxBatch: 1, maxQueue: 2 });
   });
   afterAll(() => model.dispose());
 
@@ -97,7 +101,7 @@ describe('queue and slots', () => {
   });
 
   test('maxQueue 0 still takes requests while slots are free, and refuses the rest at once', async () => {
-    const noQueue = await loadModel(fixture('llama-kv'), { device: 'cpu', maxBatch: 2, maxQueue: 0 });
+    const noQueue = await loadModel(fixture(name), { device: 'cpu', maxBatch: 2, maxQueue: 0 });
     try {
       const first = noQueue.generate(expected.prompts[1]!.prompt_ids, { maxTokens: 100000 });
       const second = noQueue.generate(expected.prompts[2]!.prompt_ids, { maxTokens: 100000 });

@@ -7,7 +7,9 @@ import { fixture, readExpected } from '../helpers.js';
 // Greedy generation through the kv-cache interface on CPU FP32 must reproduce transformers' generate()
 // on the same weights token for token (expected.json is written by python/fixtures/kv_models.py). Gemma 2/3
 // prompts are longer than their 8-token sliding windows; Phi-3 runs LongRoPE's long factors and a window.
-describe.each(['gpt2-kv', 'llama-kv', 'qwen2-kv', 'qwen3-kv', 'gemma2-kv', 'gemma3-kv', 'phi3-kv'])('kv-cache interface: %s', (name) => {
+// The `-aoti` fixtures are the same weights compiled by AOTInductor (model.pt2), with the same expected.json.
+const ARCHS = ['gpt2', 'llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3'];
+describe.each([...ARCHS.map((arch) => `${arch}-kv`), ...ARCHS.map((arch) => `${arch}-kv-aoti`)])('kv-cache interface: %s', (name) => {
   const expected = readExpected(name);
   let model: Model;
   beforeAll(async () => {

@@ -17,7 +17,7 @@ describe('native boundary checks', () => {
   beforeAll(async () => {
     native = await loadAddon().loadModel(
       {
-        modelPath: join(fixture('llama-kv'), 'model.pt'), interface: 'kv-cache', vocabSize: 384, maxContext: 64,
+        modelPath: join(fixture('llama-kv'), 'model.pt'), moduleFormat: 'torchscript', interface: 'kv-cache', vocabSize: 384, maxContext: 64,
         numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32',
         cudaGraphs: true, threads: 1, optimizeGraph: true, prefixCacheMiB: 1,
         cudaGraphBatchSizes: [1],
@@ -47,13 +47,22 @@ describe('native boundary checks', () => {
 
   test('a logits model planned with more than one slot is refused: it decodes one request at a time', () => {
     const spec = {
-      modelPath: join(fixture('gpt2-logits'), 'model.pt'), interface: 'logits' as const, vocabSize: 384, maxContext: 64,
+      modelPath: join(fixture('gpt2-logits'), 'model.pt'), moduleFormat: 'torchscript' as const, interface: 'logits' as const, vocabSize: 384, maxContext: 64,
       numLayers: 0, numKvHeads: 0, headDim: 0, maxBatch: 2, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32' as const,
       cudaGraphs: true, cudaGraphBatchSizes: [], threads: 1, optimizeGraph: true, prefixCacheMiB: 0,
     };
     expect(() => loadAddon().loadModel(spec, () => {})).toThrow(
       '`maxBatch` must be 1 for the logits interface (it decodes one request at a time), received 2',
     );
+  });
+
+  test('a module format other than TorchScript or an AOTInductor package is refused by name', () => {
+    const spec = {
+      modelPath: join(fixture('llama-kv'), 'model.pt'), moduleFormat: 'onnx', interface: 'kv-cache' as const, vocabSize: 384, maxContext: 64,
+      numLayers: 2, numKvHeads: 2, headDim: 16, maxBatch: 1, maxQueue: 16, prefillChunk: 256, device: 'cpu', dtype: 'float32' as const,
+      cudaGraphs: true, cudaGraphBatchSizes: [1], threads: 1, optimizeGraph: true, prefixCacheMiB: 0,
+    };
+    expect(() => loadAddon().loadModel(spec as never, () => {})).toThrow("`moduleFormat` must be 'torchscript' or 'aoti', received 'onnx'");
   });
 
   test('token ids outside the vocabulary and prompts longer than the context are refused with a code', () => {
