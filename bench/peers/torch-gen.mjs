@@ -11,6 +11,9 @@ const { spec, outPath } = readJob();
 const { engine } = spec;
 const base = {
   device: 'cpu',
+  // Every run repeats the same prompt, which the peers prefill from scratch each time: with the prefix cache
+  // on, torch-gen's later runs would reuse the earlier ones' keys and values, and TTFT would measure that.
+  prefixCacheMiB: 0,
   ...engine.load,
   maxBatch: spec.mode === 'concurrent' ? spec.prompts.length : 1,
   maxContext: spec.maxContext,
