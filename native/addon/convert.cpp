@@ -88,28 +88,29 @@ std::vector<int64_t> ReadIntegerArray(const Napi::Object& object, const char* ke
   return result;
 }
 
+// A string field that names one of two values; anything else is a TypeError listing both.
+template <typename Value>
+Value ReadChoice(const Napi::Object& object, const char* key, const char* first, Value first_value,
+                 const char* second, Value second_value) {
+  const std::string name = ReadString(object, key);
+  if (name == first) return first_value;
+  if (name != second) {
+    ThrowType(object.Env(), std::string("`") + key + "` must be '" + first + "' or '" + second + "', received '" +
+                                name + "'");
+  }
+  return second_value;
+}
+
 }  // namespace
 
 ModelSpec ReadModelSpec(const Napi::Object& object) {
   constexpr int64_t kMaxDimension = int64_t{1} << 31;
   ModelSpec spec;
   spec.model_path = ReadString(object, "modelPath");
-  const std::string module_format = ReadString(object, "moduleFormat");
-  if (module_format == "torchscript") {
-    spec.module_format = ModuleFormat::kTorchScript;
-  } else if (module_format == "aoti") {
-    spec.module_format = ModuleFormat::kAoti;
-  } else {
-    ThrowType(object.Env(), "`moduleFormat` must be 'torchscript' or 'aoti', received '" + module_format + "'");
-  }
-  const std::string interface = ReadString(object, "interface");
-  if (interface == "logits") {
-    spec.interface = ModelInterface::kLogits;
-  } else if (interface == "kv-cache") {
-    spec.interface = ModelInterface::kKvCache;
-  } else {
-    ThrowType(object.Env(), "`interface` must be 'logits' or 'kv-cache', received '" + interface + "'");
-  }
+  spec.module_format =
+      ReadChoice(object, "moduleFormat", "torchscript", ModuleFormat::kTorchScript, "aoti", ModuleFormat::kAoti);
+  spec.interface =
+      ReadChoice(object, "interface", "logits", ModelInterface::kLogits, "kv-cache", ModelInterface::kKvCache);
   spec.vocab_size = ReadInteger(object, "vocabSize", 1, kMaxDimension);
   spec.max_context = ReadInteger(object, "maxContext", 2, kMaxDimension);
   spec.num_layers = ReadInteger(object, "numLayers", 0, 4096);
