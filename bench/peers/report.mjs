@@ -16,6 +16,10 @@ export function spread(values) {
   return { min: sorted[0], median, max: sorted[sorted.length - 1] };
 }
 
+function percent(fraction) {
+  return `${Math.round(fraction * 100)}%`;
+}
+
 /** Leading tokens on which two greedy generations agree. */
 function leadingAgreement(a, b) {
   let n = 0;
@@ -78,7 +82,7 @@ function ratio(target, results, summaries, shortPrompt) {
 }
 
 /** Everything the JSON keeps beyond the raw results. */
-export function summarize({ results, bandwidth, settings }) {
+export function summarize({ results, bandwidth, linearCeiling = [], settings }) {
   const bandwidthGBps = Math.max(0, ...bandwidth.filter((b) => b.bestGBps).map((b) => b.bestGBps)) || null;
   const summaries = {};
   for (const [id, entry] of Object.entries(results)) {
@@ -97,7 +101,20 @@ export function summarize({ results, bandwidth, settings }) {
     ratio: fraction ?? null,
     met: fraction === undefined || fraction === null ? undefined : fraction >= BOUND_TARGET.atLeast,
   });
-  return { bandwidthGBps, engines: summaries, agreement: agreement(results), targets };
+  return { bandwidthGBps, linearCeiling: ceilings(linearCeiling, bandwidthGBps), engines: summaries, agreement: agreement(results), targets };
+}
+
+/**
+ * Per dtype, the best read rate of the library's one-row products alone over the probes (before and after
+ * the engines), and that rate over the bandwidth bound's: no step built on those kernels gets further.
+ */
+function ceilings(probes, bandwidthGBps) {
+  const best = {};
+  for (const entry of probes.flat()) {
+    if (!entry.bestGBps) continue;
+    best[entry.dtype] = Math.max(best[entry.dtype] ?? 0, entry.bestGBps);
+  }
+  return Object.fromEntries(Object.entries(best).map(([dtype, gbps]) => [dtype, { gbps, fractionOfBound: bandwidthGBps ? gbps / bandwidthGBps : null }]));
 }
 
 const fixed = (v, digits = 1) => (v === null || v === undefined ? '' : v.toFixed(digits));
@@ -154,7 +171,7 @@ export function markdown(report) {
       triple(s.prompts[short]?.ttftMs, 0),
       long ? triple(s.prompts[long]?.ttftMs, 0) : null,
       mb(s.weightBytesPerToken),
-      s.prompts[short]?.fractionOfBound ? `${Math.round(s.prompts[short].fractionOfBound * 100)}%` : '',
+      s.prompts[short]?.fractionOfBound ? percent(s.prompts[short].fractionOfBound) : '',
       `${mb(entry.single.generationPeakRssBytes)} / ${mb(entry.single.peakRssBytes)}`,
       Object.values(s.prompts).map((p) => fixed(p.coresBusy)).join(' / '),
       Object.entries(agree).map(([name, a]) => `${a.equal}/${a.of}`).join(', '),
@@ -218,6 +235,16 @@ function notes(report) {
         `${bandwidth.map((b) => (b.bestGBps ? b.bestGBps.toFixed(1) : 'failed')).join(', ')} GB/s; ${bandwidth[0]?.method ?? ''}); ` +
         `ms/token bound = weight bytes per token / that bandwidth.`,
     );
+  }
+  const ceiling = Object.entries(summary.linearCeiling ?? {});
+  if (ceiling.length > 0) {
+    out.push(
+      `The products alone (${report.linearCeiling[0]?.[0]?.method ?? 'bench/peers/linear_ceiling.py'}; every weight matrix of the default model once, nothing else): ` +
+        ceiling.map(([dtype, c]) => `${dtype} ${c.gbps.toFixed(1)} GB/s${c.fractionOfBound ? ` (${percent(c.fractionOfBound)} of the bound)` : ''}`).join(', ') +
+        `. A step that calls these kernels cannot reach a larger fraction of the bound than this.`,
+    );
+  } else if (report.linearCeiling?.flat().some((entry) => entry.failed)) {
+    out.push(`The products-alone probe failed: ${report.linearCeiling.flat().find((entry) => entry.failed).failed}.`);
   }
   const parity = summary.agreement.parity;
   if (parity === false) out.push('**WARNING: torch-gen FP32 and transformers FP32 generated different greedy tokens: the engines are not doing the same work.**');

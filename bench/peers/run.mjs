@@ -16,7 +16,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../../scripts/libtorch.mjs';
 import { lastJsonLine, run, runDriver } from './child.mjs';
-import { ENGINES } from './engines.mjs';
+import { DEFAULT_MODEL, ENGINES } from './engines.mjs';
 import { machine } from './machine.mjs';
 import { ensureGgufs, ensureLlama, python, tokenPrompts, torchGenMissing, transformersMissing } from './prepare.mjs';
 import { markdown, summarize } from './report.mjs';
@@ -83,6 +83,13 @@ async function probeBandwidth() {
   return outcome.ok ? lastJsonLine(outcome.stdout) : { failed: outcome.failure };
 }
 
+/** The library's one-row products alone on the default model's weights (bench/peers/linear_ceiling.py). */
+async function probeLinearCeiling() {
+  const outcome = await run('linear ceiling', python, [join(here, 'linear_ceiling.py'), String(settings.threads), join(projectRoot, DEFAULT_MODEL)], { env: childEnv });
+  if (!outcome.ok) return [{ failed: outcome.failure }];
+  return outcome.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+}
+
 /**
  * Why each engine cannot run (null: it can), found before anything is measured: torch-gen models are
  * exported, node-llama-cpp installed and its GGUFs written here. Also the GGUF index.
@@ -114,6 +121,9 @@ function driverCommand(engine) {
 
 const { reasons, ggufs } = await availability();
 const bandwidth = [await probeBandwidth()];
+// Probed beside the bandwidth, before and after the engines: the machine's speed drifts within a run.
+const fp32Runs = engines.some((e) => e.id === 'torch-gen-fp32') && !reasons['torch-gen-fp32'];
+const linearCeiling = fp32Runs ? [await probeLinearCeiling()] : [];
 const results = {};
 for (const engine of engines) {
   const reason = reasons[engine.id];
@@ -141,6 +151,7 @@ for (const engine of engines) {
   }
 }
 bandwidth.push(await probeBandwidth());
+if (linearCeiling.length > 0) linearCeiling.push(await probeLinearCeiling());
 
 const report = {
   benchmark: 'peers',
@@ -149,6 +160,7 @@ const report = {
   prompts: { single: prompts.single, concurrent: prompts.concurrent },
   versions: versions(),
   bandwidth,
+  linearCeiling,
   engines,
   results,
 };

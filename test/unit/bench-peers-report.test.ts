@@ -90,6 +90,24 @@ describe('bench/peers report', () => {
     expect(text).toContain('| torch-gen FP32 | 17.0 (17.0-17.0) | 17.0 (17.0-17.0) | 90 (90-90) | 90 (90-90) | 500 | 34% | 800 / 900 | 1.9 / 1.8 | 4/4, 4/4 |');
   });
 
+  test('the products-alone ceiling is the best probe per dtype over the bandwidth bound, stated in the notes', () => {
+    const probe = (dtype: string, bestGBps: number) => ({ method: '121 oneDNN one-row products', dtype, bestGBps });
+    const base = {
+      settings, machine, bandwidth, engines: ENGINES,
+      linearCeiling: [[probe('float32', 15), probe('bfloat16', 12)], [probe('float32', 16), probe('bfloat16', 11)]],
+      results: { 'torch-gen-fp32': { single: single([10, 10, 10], [50, 50, 50], [1, 2, 3, 4]) } },
+    };
+    const r = { ...base, summary: summarize(base) };
+    expect(r.summary.linearCeiling.float32.gbps).toBe(16);
+    expect(r.summary.linearCeiling.float32.fractionOfBound).toBeCloseTo(0.64); // 16 of the best probe's 25
+    expect(r.summary.linearCeiling.bfloat16.gbps).toBe(12);
+    expect(markdown(r)).toContain('every weight matrix of the default model once, nothing else): float32 16.0 GB/s (64% of the bound), bfloat16 12.0 GB/s (48% of the bound)');
+    const failed = { ...base, linearCeiling: [[{ failed: 'exited with code 1' }]] };
+    expect(markdown({ ...failed, summary: summarize(failed) })).toContain('The products-alone probe failed: exited with code 1.');
+    // A run without the probe (torch-gen FP32 not among the engines) says nothing about it.
+    expect(markdown(report({}))).not.toContain('products alone');
+  });
+
   test('a machine busy when the run started is called out; a quiet one is not', () => {
     const quiet = report({ 'torch-gen-fp32': { single: single([10, 10, 10], [50, 50, 50], [1, 2, 3, 4]) } });
     expect(markdown(quiet)).not.toContain('The machine was busy');

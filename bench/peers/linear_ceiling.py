@@ -1,0 +1,63 @@
+"""How fast the library's one-row products read the model's weights, with nothing else in the step:
+`python bench/peers/linear_ceiling.py THREADS MODEL_DIR [REPEATS]`.
+
+A batch-1 decode step is mostly one product per weight matrix with a single row of activations. torch-gen
+runs those on the CPU through oneDNN (the frozen graph's linear layers, native/core/inference_graph.cpp:
+weights laid out once by mkldnn._reorder_linear_weight, each product a mkldnn._linear_pointwise). This
+times exactly those calls, every matrix of model.pt once per pass in the order of its parameters, as float32
+and, where the CPU has bfloat16 instructions, as bfloat16. Bytes read per pass / the best pass's seconds is
+the ceiling of any step built on these kernels: a step at X% of the bandwidth bound cannot beat this
+fraction, whatever the rest of the step costs. Prints one JSON object per dtype.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main(argv: list[str]) -> int:
+    if not 2 <= len(argv) <= 3:
+        print(__doc__.splitlines()[0], file=sys.stderr)
+        return 2
+    import torch
+
+    threads, model_dir = int(argv[0]), argv[1]
+    repeats = int(argv[2]) if len(argv) > 2 else 10
+    torch.set_num_threads(threads)
+    module = torch.jit.load(f"{model_dir}/model.pt", map_location="cpu").eval()
+    # Every matrix once: a tied output layer is the embedding table, which the step reads as the last product.
+    matrices = [p.detach() for _, p in module.named_parameters() if p.dim() == 2]
+    dtypes = [torch.float32]
+    if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        dtypes.append(torch.bfloat16)
+    with torch.no_grad():
+        for dtype in dtypes:
+            weights = [w.to(dtype).contiguous() for w in matrices]
+            # The layout hint the engine gives for its bfloat16 weights (batch 1); float32 takes oneDNN's default.
+            hint = 1 if dtype == torch.bfloat16 else None
+            packed = [torch.ops.mkldnn._reorder_linear_weight(w, hint) for w in weights]
+            rows = [torch.randn(1, w.size(1)).to(dtype) for w in weights]
+            nbytes = sum(w.numel() * w.element_size() for w in weights)
+            del weights
+            seconds = []
+            for _ in range(repeats + 2):  # two passes warm oneDNN's primitive cache
+                began = time.perf_counter()
+                for p, x in zip(packed, rows):
+                    torch.ops.mkldnn._linear_pointwise(x, p, None, "none", [], None)
+                seconds.append(time.perf_counter() - began)
+            seconds = seconds[2:]
+            best = min(seconds)
+            print(json.dumps({"method": f"{len(packed)} oneDNN one-row products (mkldnn._linear_pointwise on "
+                                        f"weights from mkldnn._reorder_linear_weight), {threads} threads, "
+                                        f"best of {repeats} passes",
+                              "dtype": str(dtype).replace("torch.", ""), "products": len(packed),
+                              "bytes": nbytes, "seconds": seconds, "bestGBps": nbytes / best / 1e9,
+                              "medianGBps": nbytes / sorted(seconds)[len(seconds) // 2] / 1e9}))
+            del packed
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
