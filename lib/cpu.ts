@@ -7,6 +7,20 @@ export interface CpuFacts {
   cores: number;
   /** The CPU runs bfloat16 matmuls natively (avx512_bf16 or AMX), so bfloat16 is faster than float32. */
   bfloat16: boolean;
+  /** The thread count the environment asks for (environmentThreads); null or absent: none. */
+  environmentThreads?: number | null;
+}
+
+/**
+ * The thread count the environment asks for: OMP_NUM_THREADS, which OpenMP programs and PyTorch's own
+ * default follow, and which a deployment sets to share a few cores among processes (replicas, containers).
+ * Its first value when it lists one per nesting level ("4,2"); null when unset or not a positive integer.
+ */
+export function environmentThreads(env: NodeJS.ProcessEnv = process.env): number | null {
+  const first = env.OMP_NUM_THREADS?.split(',')[0]?.trim();
+  if (!first || !/^\d+$/.test(first)) return null;
+  const count = Number(first);
+  return count >= 1 ? Math.min(count, 1024) : null;
 }
 
 /**

@@ -8,7 +8,7 @@ import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
-import { physicalCores } from './cpu.js';
+import { environmentThreads, physicalCores } from './cpu.js';
 import { defaultPrefixCacheMiB, fitCpuDefaults } from './memory.js';
 import { openModel, type Model, type ModelParts } from './model.js';
 import { loadAddon, type NativeModel } from './native.js';
@@ -32,7 +32,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   await checkDirectory(path);
   const manifest = await readManifest(path);
   const runtime = addon.runtimeInfo();
-  const cpu = { cores: physicalCores(), bfloat16: runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx };
+  const cpu = { cores: physicalCores(), bfloat16: runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx, environmentThreads: environmentThreads() };
   const quantized = manifest.quantization !== null;
   const pkg = manifest.aoti;
   const effective = pkg ? withPackageDefaults(options, manifest.dtype, pkg) : options;

@@ -163,7 +163,7 @@ export const OPTIONS = [
     name: 'threads',
     scope: 'load',
     type: { kind: 'integer', min: 1, max: 1024 },
-    defaultDoc: 'the physical cores this process may use',
+    defaultDoc: '`OMP_NUM_THREADS` when the environment sets it, else the physical cores this process may use',
     doc: "CPU threads for this model's forward passes (`info.threads`); several models with more than one thread in one process slow each other (docs/architecture.md, Threads)",
     cli: { name: 'threads', arg: 'N' },
     native: true,

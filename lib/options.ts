@@ -72,8 +72,8 @@ export interface LoadModelOptions {
    */
   cudaGraphBatchSizes?: number[];
   /**
-   * CPU threads for this model's forward passes, an integer in [1, 1024]. Default: the physical cores
-   * this process may use. Each loaded model runs its own team of threads, and two teams on a machine with
+   * CPU threads for this model's forward passes, an integer in [1, 1024]. Default: OMP_NUM_THREADS when
+   * the environment sets it, else the physical cores this process may use. Each loaded model runs its own team of threads, and two teams on a machine with
    * few cores slow each other even while only one model generates (docs/architecture.md, Threads): give
    * several models in one process `threads: 1` each on two cores. `stats().threads` reports the count in
    * use. Ignored on CUDA, where the GPU does the work.
@@ -287,6 +287,15 @@ export interface ResolvedLoadOptions {
   prefixCacheMiB: number | undefined;
 }
 
+/**
+ * The `threads` a model gets when the options do not say: OMP_NUM_THREADS when the environment sets it (a
+ * deployment's cap: three replicas on two cores each started with OMP_NUM_THREADS=1 must not run two
+ * threads each, whose spinning workers halved their throughput), else the physical cores.
+ */
+export function defaultThreads(cpu: Pick<CpuFacts, 'cores' | 'environmentThreads'>): number {
+  return cpu.environmentThreads ?? cpu.cores;
+}
+
 /** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */
 export function resolveLoadOptions(
   options: unknown,
@@ -335,7 +344,7 @@ export function resolveLoadOptions(
   if (!sizesOk) {
     throw invalid('cudaGraphBatchSizes', `a non-empty array of distinct integers in [1, ${maxBatch}] (maxBatch)`, cudaGraphBatchSizes);
   }
-  const threads = tableOption<number>(raw, 'threads', cpu.cores);
+  const threads = tableOption<number>(raw, 'threads', defaultThreads(cpu));
   // undefined: as large as the KV cache, which lib/load-model.ts sizes after this.
   const prefixCacheMiB = raw.prefixCacheMiB === undefined ? undefined : tableOption<number>(raw, 'prefixCacheMiB');
   const optimizeGraph = tableOption<boolean>(raw, 'optimizeGraph');

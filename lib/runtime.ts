@@ -1,5 +1,6 @@
-import { physicalCores } from './cpu.js';
+import { environmentThreads, physicalCores } from './cpu.js';
 import { loadAddon, addonPath, type CpuFeatures, type NativeBackendSettings } from './native.js';
+import { defaultThreads } from './options.js';
 
 export type { CpuFeatures } from './native.js';
 
@@ -14,8 +15,10 @@ export interface RuntimeInfo {
   deviceCount: number;
   /** The size of libtorch's CPU thread pool on the calling thread (each model sets its own: `info.threads`). */
   cpuThreads: number;
-  /** The physical cores this process may use: the default of the `threads` load option. */
+  /** The physical cores this process may use. */
   cpuCores: number;
+  /** The default of the `threads` load option: OMP_NUM_THREADS when the environment sets it, else cpuCores. */
+  defaultThreads: number;
   /** Instruction sets libtorch's CPU kernels can use here (bfloat16 and int8 speed depend on them). */
   cpuFeatures: CpuFeatures;
   /** The path of the loaded native addon. */
@@ -53,6 +56,7 @@ export function runtimeInfo(): RuntimeInfo {
     deviceCount: native.cudaDeviceCount,
     cpuThreads: native.cpuThreads,
     cpuCores: physicalCores(),
+    defaultThreads: defaultThreads({ cores: physicalCores(), environmentThreads: environmentThreads() }),
     cpuFeatures: { ...native.cpuFeatures },
     addonPath: addonPath(),
     cudaGraphsBuilt: native.cudaGraphsBuilt,

@@ -26,6 +26,8 @@ function threadCpuTicks(): Map<string, number> {
 
 describe('threads', () => {
   test('info.threads is the threads option as the engine applied it, and defaults to the physical cores', async () => {
+    const saved = process.env.OMP_NUM_THREADS;
+    delete process.env.OMP_NUM_THREADS;
     const one = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 1 });
     const three = await loadModel(fixture('llama-kv'), { device: 'cpu', threads: 3 });
     const byDefault = await loadModel(fixture('llama-kv'), { device: 'cpu' });
@@ -33,8 +35,27 @@ describe('threads', () => {
       expect(one.info.threads).toBe(1);
       expect(three.info.threads).toBe(3);
       expect(byDefault.info.threads).toBe(runtimeInfo().cpuCores);
+      expect(runtimeInfo().defaultThreads).toBe(runtimeInfo().cpuCores);
     } finally {
+      if (saved !== undefined) process.env.OMP_NUM_THREADS = saved;
       await Promise.all([one.dispose(), three.dispose(), byDefault.dispose()]);
+    }
+  });
+
+  // A deployment caps each process with OMP_NUM_THREADS (bench/replicas starts three servers on two cores
+  // with 1 each): without a threads option, a model takes that count, as PyTorch's own default does.
+  test('without the threads option, a model takes OMP_NUM_THREADS from the environment', async () => {
+    const saved = process.env.OMP_NUM_THREADS;
+    process.env.OMP_NUM_THREADS = '1';
+    let capped: Model | undefined;
+    try {
+      expect(runtimeInfo().defaultThreads).toBe(1);
+      capped = await loadModel(fixture('llama-kv'), { device: 'cpu' });
+      expect(capped.info.threads).toBe(1);
+    } finally {
+      if (saved === undefined) delete process.env.OMP_NUM_THREADS;
+      else process.env.OMP_NUM_THREADS = saved;
+      await capped?.dispose();
     }
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { OptionError } from '../../lib/errors.js';
-import { DEFAULT_MAX_TOKENS, resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
+import { environmentThreads } from '../../lib/cpu.js';
+import { DEFAULT_MAX_TOKENS, defaultThreads, resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
 
 const noCuda = () => false;
 const withCuda = () => true;
@@ -45,6 +46,23 @@ describe('loadModel options', () => {
     expect(resolveLoadOptions({}, noCuda, 8192, cpu)).toMatchObject({ threads: 6 });
     expect(resolveLoadOptions({ threads: 2 }, noCuda, 8192, cpu)).toMatchObject({ threads: 2 });
     expect(() => resolveLoadOptions({ threads: 0 }, noCuda, 8192, cpu)).toThrow('threads: expected an integer in [1, 1024], received 0');
+  });
+
+  test("threads defaults to the environment's OMP_NUM_THREADS when set (a deployment's cap), before the cores", () => {
+    const capped = { cores: 6, bfloat16: false, environmentThreads: 1 };
+    expect(resolveLoadOptions({}, noCuda, 8192, capped)).toMatchObject({ threads: 1 });
+    expect(resolveLoadOptions({ threads: 4 }, noCuda, 8192, capped)).toMatchObject({ threads: 4 }); // the option wins
+    expect(resolveLoadOptions({}, noCuda, 8192, { ...capped, environmentThreads: null })).toMatchObject({ threads: 6 });
+    expect(defaultThreads({ cores: 2, environmentThreads: 3 })).toBe(3);
+  });
+
+  test('OMP_NUM_THREADS is read as OpenMP reads it: the first of a list, a positive integer, else nothing', () => {
+    const read = (value: string | undefined) => environmentThreads(value === undefined ? {} : { OMP_NUM_THREADS: value });
+    expect(read('1')).toBe(1);
+    expect(read(' 8 ')).toBe(8);
+    expect(read('4,2')).toBe(4);
+    expect(read('5000')).toBe(1024);
+    for (const bad of [undefined, '', '0', '-2', 'two', '1.5', ',3']) expect(read(bad), String(bad)).toBeNull();
   });
 
   test("dtype 'auto' picks bfloat16 only on a CPU with bfloat16 instructions, float16 on CUDA", () => {
