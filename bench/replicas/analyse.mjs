@@ -24,13 +24,16 @@ export function analyse({ load, replicas, kill, servedIds }) {
   const { records, startedAt, endedAt } = load;
   const rel = (t) => t - startedAt;
   const killAt = kill?.at ?? Infinity;
+  // A request sent to the victim before it was gone could be lost with it (see killWhenBusy in cluster.mjs);
+  // one started after that must go to a survivor and succeed.
+  const goneAt = kill?.gone ?? killAt;
   const ok = records.filter((r) => r.ok);
   const failed = records.filter((r) => !r.ok);
   const victim = kill?.address;
-  // On the victim when it died: sent there, started before the kill, not finished by then.
-  const inFlightOnVictim = records.filter((r) => victim && r.servedBy === victim && r.start < killAt && (!r.ok || r.end > killAt));
+  // On the victim when it died: sent there, started before it was gone, not finished when the kill landed.
+  const inFlightOnVictim = records.filter((r) => victim && r.servedBy === victim && r.start < goneAt && (!r.ok || r.end > killAt));
   const finishedInGrace = inFlightOnVictim.filter((r) => r.ok && r.end <= killAt + KILL_GRACE_MS);
-  const startedAfterKill = records.filter((r) => r.start >= killAt);
+  const startedAfterKill = records.filter((r) => r.start >= goneAt);
   const movedByNginx = records.filter((r) => r.upstream?.includes(','));
   const known = new Set(replicas.map((r) => r.address));
 
@@ -44,7 +47,7 @@ export function analyse({ load, replicas, kill, servedIds }) {
       completed: mine.filter((r) => r.ok).length,
       failed: mine.filter((r) => !r.ok).length,
       startedBeforeKill: mine.filter((r) => r.start < killAt).length,
-      startedAfterKill: mine.filter((r) => r.start >= killAt).length,
+      startedAfterKill: mine.filter((r) => r.start >= goneAt).length,
     };
   });
 
@@ -74,9 +77,9 @@ export function analyse({ load, replicas, kill, servedIds }) {
         `${inFlightOnVictim.length} in flight, ${failed.length} failed, ${finishedInGrace.length} already sent`),
       check('every request on a surviving replica succeeded',
         records.every((r) => r.servedBy === victim || r.ok), `${records.filter((r) => r.servedBy !== victim && !r.ok).length} failed`),
-      check('every request started after the kill succeeded on a survivor',
+      check('every request started after the killed replica was gone succeeded on a survivor',
         startedAfterKill.length > 0 && startedAfterKill.every((r) => r.ok && r.servedBy !== victim),
-        `${startedAfterKill.length} started after the kill, ${startedAfterKill.filter((r) => !r.ok || r.servedBy === victim).length} not`),
+        `${startedAfterKill.length} started after it was gone, ${startedAfterKill.filter((r) => !r.ok || r.servedBy === victim).length} not`),
     );
   }
   if (servedIds) {
@@ -94,6 +97,8 @@ export function analyse({ load, replicas, kill, servedIds }) {
       replica: kill.index,
       address: victim,
       atSeconds: round(rel(killAt) / 1000, 2),
+      goneAtSeconds: round(rel(goneAt) / 1000, 2),
+      startedWhileDying: records.filter((r) => r.start >= killAt && r.start < goneAt).length,
       inFlightReportedByReplica: kill.inFlightReported,
       inFlightOnReplica: inFlightOnVictim.length,
       failed: failed.length,

@@ -64,7 +64,10 @@ export async function startCluster({
     /**
      * SIGKILLs replica `index` (no draining, as a crash or the OOM killer would) once it reports a
      * generation in flight, so that the kill has requests to lose; waits at most `waitMs` for that.
-     * Resolves with the performance.now() of the kill and the replica's last in-flight count.
+     * Resolves with the performance.now() of the kill (`at`), of its exit (`gone`), and the replica's last
+     * in-flight count. Between the two the process is being torn down (a loaded 2-CPU machine took ~300 ms
+     * to free a replica's memory): its listening socket is still open, so a connection nginx makes then is
+     * accepted by the kernel and lost with the process. Only from `gone` does nginx get a refusal.
      */
     killWhenBusy: async (index, waitMs = 10_000) => {
       const replica = handles[index];
@@ -74,9 +77,11 @@ export async function startCluster({
         await new Promise((done) => setTimeout(done, 50));
         inFlight = await replica.inFlight();
       }
+      const exit = new Promise((done) => replica.child.once('exit', () => done(performance.now())));
       const at = performance.now();
       replica.child.kill('SIGKILL');
-      return { at, address: replica.address, index, inFlightReported: inFlight ?? null };
+      const gone = await exit;
+      return { at, gone, address: replica.address, index, inFlightReported: inFlight ?? null };
     },
     /**
      * Address -> the x-request-ids of the chat completions each replica logged as answered (200), read
