@@ -54,12 +54,29 @@ describe('bench/peers report', () => {
       'torch-gen-fp32': { single: single([30, 30, 30], [60, 60, 60], [1, 2, 3, 4]), concurrent: concurrent([100, 120, 110]) },
       'llama-f32': { single: single([20, 20, 20], [40, 40, 40], [1, 2, 3, 4]), concurrent: concurrent([50, 50, 50]) },
     });
-    const byWhat = Object.fromEntries(r.summary.targets.map((t: { metric: string; peer?: string; ratio: number | null; met?: boolean }) => [`${t.metric}:${t.peer ?? ''}`, t]));
-    expect(byWhat['decode:llama-f32']).toMatchObject({ ratio: 1.5, met: true });
-    expect(byWhat['ttft:llama-f32']).toMatchObject({ ratio: 1.5, met: false });
-    expect(byWhat['concurrent:llama-f32'].ratio).toBeCloseTo(2.2);
-    expect(byWhat['decode:llama-f16'].ratio).toBeNull();
+    const byWhat = Object.fromEntries(
+      r.summary.targets.map((t: { engine: string; metric: string; peer?: string; ratio: number | null; met?: boolean }) => [`${t.engine}:${t.metric}:${t.peer ?? ''}`, t]),
+    );
+    expect(byWhat['torch-gen-fp32:decode:llama-f32']).toMatchObject({ ratio: 1.5, met: true });
+    expect(byWhat['torch-gen-fp32:ttft:llama-f32']).toMatchObject({ ratio: 1.5, met: false });
+    expect(byWhat['torch-gen-fp32:concurrent:llama-f32'].ratio).toBeCloseTo(2.2);
+    expect(byWhat['torch-gen-bf16:decode:llama-f16'].ratio).toBeNull();
+    expect(byWhat['torch-gen-aoti-fp32:decode:llama-f32'].ratio).toBeNull(); // the package did not run here
     expect(markdown(r)).toContain('| bfloat16 decode vs node-llama-cpp F16 |  | >= 1 | not measured |');
+  });
+
+  test('both float32 formats get the bound target: TorchScript and the AOTInductor package, each marked', () => {
+    const r = report({
+      'torch-gen-fp32': { single: single([25, 25, 25], [60, 60, 60], [1, 2, 3, 4]) }, // 20 of 40 ms: 0.5
+      'torch-gen-aoti-fp32': { single: single([32, 32, 32], [60, 60, 60], [1, 2, 3, 4]) }, // 0.64
+    });
+    const bounds = r.summary.targets.filter((t: { metric: string }) => t.metric === 'bound');
+    expect(bounds.map((t: { engine: string; ratio: number; met: boolean }) => [t.engine, Number(t.ratio.toFixed(2)), t.met])).toEqual([
+      ['torch-gen-fp32', 0.5, false],
+      ['torch-gen-aoti-fp32', 0.64, true],
+    ]);
+    expect(markdown(r)).toContain('| AOTInductor FP32 decode as a fraction of the bandwidth bound | 0.64 | >= 0.6 | yes |');
+    expect(markdown(r)).toContain('| FP32 decode as a fraction of the bandwidth bound | 0.50 | >= 0.6 | no |');
   });
 
   test('greedy agreement counts leading equal tokens against transformers FP32, and a torch-gen difference is a warning', () => {
