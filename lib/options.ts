@@ -73,10 +73,10 @@ export interface LoadModelOptions {
   cudaGraphBatchSizes?: number[];
   /**
    * CPU threads for this model's forward passes, an integer in [1, 1024]. Default: OMP_NUM_THREADS when
-   * the environment sets it, else the physical cores this process may use. Each loaded model runs its own team of threads, and two teams on a machine with
-   * few cores slow each other even while only one model generates (docs/architecture.md, Threads): give
-   * several models in one process `threads: 1` each on two cores. `stats().threads` reports the count in
-   * use. Ignored on CUDA, where the GPU does the work.
+   * the environment sets it, else the physical cores this process may use. Each loaded model runs its own
+   * team of threads, and two teams on a machine with few cores slow each other even while only one model
+   * generates (docs/architecture.md, Threads): give several models in one process `threads: 1` each on two
+   * cores. `stats().threads` reports the count in use. Ignored on CUDA, where the GPU does the work.
    * @example { threads: 2 }
    */
   threads?: number;
@@ -290,7 +290,7 @@ export interface ResolvedLoadOptions {
 /**
  * The `threads` a model gets when the options do not say: OMP_NUM_THREADS when the environment sets it (a
  * deployment's cap: three replicas on two cores each started with OMP_NUM_THREADS=1 must not run two
- * threads each, whose spinning workers halved their throughput), else the physical cores.
+ * threads each: their spinning workers cut the throughput to a fifth, BENCHMARKS.md), else the physical cores.
  */
 export function defaultThreads(cpu: Pick<CpuFacts, 'cores' | 'environmentThreads'>): number {
   return cpu.environmentThreads ?? cpu.cores;
