@@ -1,6 +1,7 @@
 /** Facts about the host's CPU that load-time defaults depend on (lib/options.ts makes the decisions). */
 import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { debug } from './debug.js';
 
 export interface CpuFacts {
   /** Physical cores this process may use (hyper-threads not counted). */
@@ -17,10 +18,13 @@ export interface CpuFacts {
  * Its first value when it lists one per nesting level ("4,2"); null when unset or not a positive integer.
  */
 export function environmentThreads(env: NodeJS.ProcessEnv = process.env): number | null {
-  const first = env.OMP_NUM_THREADS?.split(',')[0]?.trim();
-  if (!first || !/^\d+$/.test(first)) return null;
-  const count = Number(first);
-  return count >= 1 ? Math.min(count, 1024) : null;
+  const value = env.OMP_NUM_THREADS;
+  const first = value?.split(',')[0]?.trim();
+  const count = first && /^\d+$/.test(first) ? Number(first) : 0;
+  if (count >= 1) return Math.min(count, 1024);
+  // Ignored as OpenMP itself ignores it; NODE_DEBUG=torch-gen says so.
+  if (value !== undefined) debug('OMP_NUM_THREADS=%j is not a positive integer: the threads default is the physical cores', value);
+  return null;
 }
 
 /**

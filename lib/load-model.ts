@@ -135,7 +135,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     if (typed.stack?.startsWith(header)) typed.stack = `${typed.name}: ${typed.message}${typed.stack.slice(header.length)}`;
     throw typed;
   }
-  debug('loaded %s (%s, %s) on %s as %s', path, manifest.architecture, manifest.interface, device, dtype);
+  const threadSource = (options as LoadModelOptions | undefined)?.threads !== undefined ? 'the threads option'
+    : cpu.environmentThreads !== null ? 'OMP_NUM_THREADS' : 'the physical cores';
+  debug('loaded %s (%s, %s) on %s as %s, %d threads from %s', path, manifest.architecture, manifest.interface, device, dtype, threads, threadSource);
   return model;
 }
 

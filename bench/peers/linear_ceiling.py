@@ -4,7 +4,8 @@
 A batch-1 decode step is mostly one product per weight matrix with a single row of activations. torch-gen
 runs those on the CPU through oneDNN (the frozen graph's linear layers, native/core/inference_graph.cpp:
 weights laid out once by mkldnn._reorder_linear_weight, each product a mkldnn._linear_pointwise). This
-times exactly those calls, every matrix of model.pt once per pass in the order of its parameters, as float32
+times exactly those calls, every matrix a step multiplies by once per pass (model.pt's 2-D parameters but the
+lookup tables; step_products), in the order of its parameters, as float32
 and, where the CPU has bfloat16 instructions, as bfloat16. Bytes read per pass / the best pass's seconds is
 the ceiling of any step built on these kernels: a step at X% of the bandwidth bound cannot beat this
 fraction, whatever the rest of the step costs. Prints one JSON object per dtype.
@@ -17,6 +18,25 @@ import sys
 import time
 
 
+# The exporter's token tables (decoder.py, gpt2.py) and the output layers that may replace them. A token
+# table is a lookup (one row a step) unless the output layer is tied to it, when the step's last product
+# reads all of it; a position table is always a lookup.
+TOKEN_TABLES = {"tok_embeddings.weight": "output.weight", "wte.weight": "lm_head.weight"}
+POSITION_TABLES = {"wpe.weight"}
+
+
+def step_products(matrices: dict) -> list:
+    """The weight matrices a decode step multiplies by, each once (every 2-D parameter but the lookups)."""
+    products = []
+    for name, matrix in matrices.items():
+        if name in POSITION_TABLES:
+            continue
+        if name in TOKEN_TABLES and TOKEN_TABLES[name] in matrices:
+            continue  # untied: the output layer is its own matrix, listed under its own name
+        products.append(matrix)
+    return products
+
+
 def main(argv: list[str]) -> int:
     if not 2 <= len(argv) <= 3:
         print(__doc__.splitlines()[0], file=sys.stderr)
@@ -27,15 +47,15 @@ def main(argv: list[str]) -> int:
     repeats = int(argv[2]) if len(argv) > 2 else 10
     torch.set_num_threads(threads)
     module = torch.jit.load(f"{model_dir}/model.pt", map_location="cpu").eval()
-    # Every matrix once: a tied output layer is the embedding table, which the step reads as the last product.
-    matrices = [p.detach() for _, p in module.named_parameters() if p.dim() == 2]
+    matrices = step_products({name: p.detach() for name, p in module.named_parameters() if p.dim() == 2})
     dtypes = [torch.float32]
     if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         dtypes.append(torch.bfloat16)
     with torch.no_grad():
         for dtype in dtypes:
             weights = [w.to(dtype).contiguous() for w in matrices]
-            # The layout hint the engine gives for its bfloat16 weights (batch 1); float32 takes oneDNN's default.
+            # The layout hint the engine gives (LayoutHint in native/core/inference_graph.cpp, which decides it):
+            # laid out for one row in bfloat16, oneDNN's default in float32.
             hint = 1 if dtype == torch.bfloat16 else None
             packed = [torch.ops.mkldnn._reorder_linear_weight(w, hint) for w in weights]
             rows = [torch.randn(1, w.size(1)).to(dtype) for w in weights]

@@ -11,7 +11,7 @@
 // cannot run here is reported as not available, with the reason. Writes bench/results/peers-DATE.json and
 // the markdown table ready for BENCHMARKS.md beside it (peers-DATE.md), and prints the table on stdout
 // (all else goes to stderr). Smoke run: --runs 1 --tokens 16 --engines a,b.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../../scripts/libtorch.mjs';
@@ -87,7 +87,12 @@ async function probeBandwidth() {
 async function probeLinearCeiling() {
   const outcome = await run('linear ceiling', python, [join(here, 'linear_ceiling.py'), String(settings.threads), join(projectRoot, DEFAULT_MODEL)], { env: childEnv });
   if (!outcome.ok) return [{ failed: outcome.failure }];
-  return outcome.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+  try {
+    return outcome.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+  } catch (error) {
+    // A stray line must not cost the run its results: the probe is recorded as failed.
+    return [{ failed: `unreadable output (${error.message})` }];
+  }
 }
 
 /**
@@ -122,8 +127,9 @@ function driverCommand(engine) {
 const { reasons, ggufs } = await availability();
 const bandwidth = [await probeBandwidth()];
 // Probed beside the bandwidth, before and after the engines: the machine's speed drifts within a run.
-const fp32Runs = engines.some((e) => e.id === 'torch-gen-fp32') && !reasons['torch-gen-fp32'];
-const linearCeiling = fp32Runs ? [await probeLinearCeiling()] : [];
+// The ceiling of the float32 rows (TorchScript and AOTInductor), measured on the default model's weights.
+const fp32Runs = engines.some((e) => e.driver === 'torch-gen' && e.precision === 'fp32' && !reasons[e.id]);
+const linearCeiling = fp32Runs && existsSync(join(projectRoot, DEFAULT_MODEL, 'model.pt')) ? [await probeLinearCeiling()] : [];
 const results = {};
 for (const engine of engines) {
   const reason = reasons[engine.id];

@@ -47,6 +47,7 @@ export function analyse({ load, replicas, kill, servedIds }) {
       completed: mine.filter((r) => r.ok).length,
       failed: mine.filter((r) => !r.ok).length,
       startedBeforeKill: mine.filter((r) => r.start < killAt).length,
+      startedWhileDying: mine.filter((r) => r.start >= killAt && r.start < goneAt).length,
       startedAfterKill: mine.filter((r) => r.start >= goneAt).length,
     };
   });
@@ -98,7 +99,9 @@ export function analyse({ load, replicas, kill, servedIds }) {
       address: victim,
       atSeconds: round(rel(killAt) / 1000, 2),
       goneAtSeconds: round(rel(goneAt) / 1000, 2),
+      // Requests started between the signal and the exit: those nginx sent to the victim may be lost with it.
       startedWhileDying: records.filter((r) => r.start >= killAt && r.start < goneAt).length,
+      startedWhileDyingOnVictim: records.filter((r) => r.servedBy === victim && r.start >= killAt && r.start < goneAt).length,
       inFlightReportedByReplica: kill.inFlightReported,
       inFlightOnReplica: inFlightOnVictim.length,
       failed: failed.length,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findNginx, startNginx } from './nginx.mjs';
-import { isRunning } from './processes.mjs';
+import { exited, isRunning } from './processes.mjs';
 import { startReplica } from './replica.mjs';
 
 export const MODEL_NAME = 'smollm2';
@@ -77,10 +77,15 @@ export async function startCluster({
         await new Promise((done) => setTimeout(done, 50));
         inFlight = await replica.inFlight();
       }
-      const exit = new Promise((done) => replica.child.once('exit', () => done(performance.now())));
+      // exited() resolves at once for a replica that died meanwhile; a SIGKILL cannot be ignored, so its
+      // exit comes, but the bench must not hang on a kernel that never reports it.
+      const exit = exited(replica.child).then(() => performance.now());
       const at = performance.now();
       replica.child.kill('SIGKILL');
-      const gone = await exit;
+      let timer;
+      const gone = await Promise.race([exit, new Promise((done) => (timer = setTimeout(() => done(null), 30_000)))]);
+      clearTimeout(timer);
+      if (gone === null) throw new Error(`replica ${index} did not exit within 30 s of its SIGKILL`);
       return { at, gone, address: replica.address, index, inFlightReported: inFlight ?? null };
     },
     /**

@@ -14,10 +14,12 @@ export function markdown(report) {
     `| ${report.requests} | ${report.completed} | ${report.failed} | ${report.tokensPerSecond} | ${report.latencyMs.p50} | ${report.latencyMs.p99} | ` +
       `${report.streamedTtftMs.p50} | ${report.streamedTtftMs.p99} |`,
     '',
-    '| replica | requests | completed | failed | started before the kill | started after it was gone |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| replica | requests | completed | failed | started before the kill | while it was torn down | after it was gone |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...report.perReplica.map(
-      (r) => `| ${r.index}${r.killed ? ' (killed)' : ''} | ${r.requests} | ${r.completed} | ${r.failed} | ${r.startedBeforeKill} | ${r.startedAfterKill} |`,
+      (r) =>
+        `| ${r.index}${r.killed ? ' (killed)' : ''} | ${r.requests} | ${r.completed} | ${r.failed} | ${r.startedBeforeKill} | ` +
+        `${r.startedWhileDying ?? ''} | ${r.startedAfterKill} |`,
     ),
     '',
     `The kill: replica ${kill.replica} reported ${kill.inFlightReportedByReplica} generation(s) in flight just before it; ` +
@@ -26,7 +28,7 @@ export function markdown(report) {
       `${Object.entries(kill.failureKinds).map(([k, n]) => `${n} x ${k}`).join(', ') || 'none'})` +
       `${kill.finishedAsTheKillLanded > 0 ? `, ${kill.finishedAsTheKillLanded} had been sent in full` : ''}. ` +
       `${kill.completedAfterKill} of ${kill.startedAfterKill} requests started after the killed replica was gone completed` +
-      `${kill.startedWhileDying ? ` (${kill.startedWhileDying} started while it was being torn down)` : ''}; nginx moved ` +
+      `${kill.startedWhileDying ? ` (${kill.startedWhileDying} started while it was being torn down, ${kill.startedWhileDyingOnVictim} of them sent to it)` : ''}; nginx moved ` +
       `${report.movedByNginxAfterRefusedConnection} request(s) to a survivor after a refused connection. ` +
       `nginx's error log: ${report.nginxView.refusedConnections} refused connection(s), ${report.nginxView.prematureCloses} premature close(s).`,
     '',

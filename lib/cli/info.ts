@@ -1,4 +1,5 @@
 /** `torch-gen info`: the runtime, and a model's manifest when one is given. */
+import { environmentThreads } from '../cpu.js';
 import { readManifest } from '../manifest.js';
 import { runtimeInfo } from '../runtime.js';
 import { parse, stringFlag } from './args.js';
@@ -31,7 +32,7 @@ export async function runInfo(argv: string[]): Promise<number> {
     `CPU threads   ${runtime.cpuThreads}`,
     `CUDA graphs   ${runtime.cudaGraphsBuilt ? 'built in' : 'not built in (no CUDA runtime headers at build time)'}`,
     `TorchScript   ${runtime.backend.executor} executor, fuser GPU ${runtime.backend.gpuFuser ? 'on' : 'off'} CPU ${runtime.backend.cpuFuser ? 'on' : 'off'}, CUDA attention ${runtime.backend.sdpa.join(', ')}, CPU linear ${runtime.backend.onednnLinear ? 'oneDNN' : "libtorch's"}`,
-    `CPU cores     ${runtime.cpuCores} (default threads per model: ${runtime.defaultThreads}${runtime.defaultThreads === runtime.cpuCores ? '' : ', from OMP_NUM_THREADS'})`,
+    `CPU cores     ${runtime.cpuCores} (default threads per model: ${runtime.defaultThreads}${environmentThreads() === null ? '' : ', from OMP_NUM_THREADS'})`,
     `CPU features  ${Object.entries(runtime.cpuFeatures).filter(([, on]) => on).map(([name]) => name).join(', ') || 'none of avx2, avx512, VNNI, bf16, AMX'}`,
     `addon         ${runtime.addonPath}`,
   ];

@@ -128,7 +128,8 @@ describe('two replicas behind nginx, one SIGKILLed under load', () => {
 
   test('every request started after the killed replica was gone goes to the survivor and succeeds', () => {
     const after = records.filter((r) => r.start >= kill.gone);
-    expect(kill.gone).toBeGreaterThanOrEqual(kill.at);
+    // The kill's window is the teardown of one process (200-300 ms measured), not a stall of the harness.
+    expect(kill.gone - kill.at).toBeLessThan(5_000);
     expect(after.length).toBeGreaterThan(0);
     const survivor = cluster!.replicas[1 - VICTIM]!.address;
     for (const r of after) expect(r, JSON.stringify(r)).toMatchObject({ ok: true, servedBy: survivor });

@@ -121,6 +121,11 @@ describe('bench/peers report', () => {
     expect(markdown(r)).toContain('every weight matrix of the default model once, nothing else): float32 16.0 GB/s (64% of the bound), bfloat16 12.0 GB/s (48% of the bound)');
     const failed = { ...base, linearCeiling: [[{ failed: 'exited with code 1' }]] };
     expect(markdown({ ...failed, summary: summarize(failed) })).toContain('The products-alone probe failed: exited with code 1.');
+    // One probe failing beside one that worked: the figures of the one, the failure of the other.
+    const half = { ...base, linearCeiling: [[probe('float32', 15)], [{ failed: 'timed out' }]] };
+    const halfText = markdown({ ...half, summary: summarize(half) });
+    expect(halfText).toContain('float32 15.0 GB/s (60% of the bound)');
+    expect(halfText).toContain('The products-alone probe failed: timed out.');
     // A run without the probe (torch-gen FP32 not among the engines) says nothing about it.
     expect(markdown(report({}))).not.toContain('products alone');
   });

@@ -68,6 +68,18 @@ describe('bench/replicas analyse: the kill window', () => {
     const { gone: _gone, ...signalOnly } = kill;
     const records = [...base(), record(VICTIM, 1100, 1310, false), record(SURVIVOR, 1400, 1700, true)];
     const b = analyse({ load: { records, startedAt: 0, endedAt: 2000 }, replicas, kill: signalOnly });
-    expect(failedChecks(b)).toContain('every request started after the killed replica was gone succeeded on a survivor');
+    expect(failedChecks(b)).toEqual([
+      'every failed request was in flight on the killed replica',
+      'every request started after the killed replica was gone succeeded on a survivor',
+    ]);
+  });
+
+  test('each replica counts its requests before the kill, while the victim was torn down, and after', () => {
+    const b = books([...base(), record(VICTIM, 1100, 1310, false), record(SURVIVOR, 1200, 1500, true), record(SURVIVOR, 1400, 1700, true)]);
+    expect(b.perReplica.map((r: { startedBeforeKill: number; startedWhileDying: number; startedAfterKill: number; requests: number }) => [r.startedBeforeKill, r.startedWhileDying, r.startedAfterKill, r.requests])).toEqual([
+      [3, 1, 0, 4],
+      [2, 1, 1, 4],
+    ]);
+    expect(b.kill).toMatchObject({ startedWhileDying: 2, startedWhileDyingOnVictim: 1 });
   });
 });
