@@ -3,6 +3,7 @@
  * load-time refusals of a package this process cannot run. A package holds machine code for one device, one
  * dtype and one CPU instruction set, and runs on the libtorch it was built with or a newer one.
  */
+import { capsBelowAvx512 } from './cpu.js';
 import { ModelLoadError } from './errors.js';
 import type { CpuFeatures } from './native.js';
 import type { WeightDtype } from './manifest.js';
@@ -69,6 +70,8 @@ export interface AotiHost {
   cpuFeatures: CpuFeatures;
   /** process.arch */
   arch: string;
+  /** oneDNN's instruction-set cap from the environment (onednnIsaCap in lib/cpu.ts); null or absent: none. */
+  onednnCap?: string | null;
 }
 
 /** Throws ModelLoadError when the package was built for another device, dtype, CPU or a newer libtorch. */
@@ -93,6 +96,14 @@ export function checkAotiPackage(pkg: AotiPackage, packageDtype: WeightDtype, ho
     throw new ModelLoadError(
       `${path} is an AOTInductor package compiled for CPUs with ${missing}, which this CPU lacks; ` +
         `${reexport('--device cpu')} on this machine (or one with the same instruction set)`,
+    );
+  }
+  const cap = host.onednnCap ?? null;
+  if (pkg.device === 'cpu' && /avx512/.test(pkg.cpuIsa ?? '') && capsBelowAvx512(cap)) {
+    throw new ModelLoadError(
+      `${path} is an AOTInductor package whose linear layers were laid out for oneDNN's AVX-512 kernels, which ` +
+        `ONEDNN_MAX_CPU_ISA=${cap} turns off in this process (oneDNN would run them in its reference code, ` +
+        'hundreds of times slower): unset ONEDNN_MAX_CPU_ISA, or load the TorchScript model.pt instead',
     );
   }
   const built = parseVersion(pkg.torch);

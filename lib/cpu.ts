@@ -13,6 +13,22 @@ export interface CpuFacts {
 }
 
 /**
+ * oneDNN's instruction-set cap from the environment (ONEDNN_MAX_CPU_ISA, or its older name DNNL_MAX_CPU_ISA),
+ * upper-cased; null when unset. oneDNN reads it once for the process. Below AVX-512 (e.g. AVX2, which runs
+ * float32 one-row products faster on AMD Zen 4: docs/architecture.md) it has no bfloat16 kernels, and weights
+ * laid out for its AVX-512 kernels (an AOTInductor package's) fall to its reference code.
+ */
+export function onednnIsaCap(env: NodeJS.ProcessEnv = process.env): string | null {
+  const value = (env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA)?.trim().toUpperCase();
+  return value ? value : null;
+}
+
+/** Whether a oneDNN cap (onednnIsaCap) leaves out its AVX-512 kernels: every name but ALL, AVX512_* and AMX*. */
+export function capsBelowAvx512(cap: string | null): boolean {
+  return cap !== null && cap !== 'ALL' && !/512|AMX/.test(cap);
+}
+
+/**
  * The thread count the environment asks for: OMP_NUM_THREADS, which OpenMP programs and PyTorch's own
  * default follow, and which a deployment sets to share a few cores among processes (replicas, containers).
  * Its first value when it lists one per nesting level ("4,2"); null when unset or not a positive integer.

@@ -8,7 +8,7 @@ import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
-import { environmentThreads, physicalCores } from './cpu.js';
+import { capsBelowAvx512, environmentThreads, onednnIsaCap, physicalCores } from './cpu.js';
 import { defaultPrefixCacheMiB, fitCpuDefaults } from './memory.js';
 import { openModel, type Model, type ModelParts } from './model.js';
 import { loadAddon, type NativeModel } from './native.js';
@@ -32,7 +32,10 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   await checkDirectory(path);
   const manifest = await readManifest(path);
   const runtime = addon.runtimeInfo();
-  const cpu = { cores: physicalCores(), bfloat16: runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx, environmentThreads: environmentThreads() };
+  const onednnCap = onednnIsaCap();
+  // oneDNN runs the CPU's bfloat16 products; capped below AVX-512 it has no bfloat16 kernels at all.
+  const bfloat16 = (runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx) && !capsBelowAvx512(onednnCap);
+  const cpu = { cores: physicalCores(), bfloat16, environmentThreads: environmentThreads() };
   const quantized = manifest.quantization !== null;
   const pkg = manifest.aoti;
   const effective = pkg ? withPackageDefaults(options, manifest.dtype, pkg) : options;
@@ -51,7 +54,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
   const prefixCacheMiB = resolved.prefixCacheMiB ?? defaultPrefixCacheMiB(manifest, maxBatch, maxContext, dtype);
   if (pkg) {
-    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch }, path);
+    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch, onednnCap }, path);
     warnThreadMismatch(pkg, threads, path);
   }
   const modelFile = join(path, pkg ? pkg.file : 'model.pt');
@@ -148,8 +151,8 @@ function warnSlowBfloat16(): void {
   if (warnedSlowBfloat16) return;
   warnedSlowBfloat16 = true;
   process.emitWarning(
-    "dtype 'bfloat16' on this CPU runs without bfloat16 instructions (no avx512_bf16 or AMX) and is slower " +
-      "than float32; use dtype 'float32', or 'auto' to pick the faster one",
+    "dtype 'bfloat16' on this CPU runs without bfloat16 instructions (no avx512_bf16 or AMX, or oneDNN capped " +
+      "below AVX-512 by ONEDNN_MAX_CPU_ISA) and is slower than float32; use dtype 'float32', or 'auto' to pick the faster one",
     { code: 'TORCH_GEN_SLOW_BFLOAT16' },
   );
 }

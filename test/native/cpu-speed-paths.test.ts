@@ -169,6 +169,25 @@ describe('graph optimisation (optimizeGraph)', () => {
   });
 });
 
+// ONEDNN_MAX_CPU_ISA below AVX-512 leaves oneDNN without bfloat16 kernels: 'auto' must not pick bfloat16 then,
+// even on a CPU with avx512_bf16 (lib/load-model.ts reads the variable at each load).
+test.runIf(runtimeInfo().cpuFeatures.avx512Bf16)("dtype 'auto' is float32 while ONEDNN_MAX_CPU_ISA caps oneDNN below AVX-512", async () => {
+  const saved = process.env.ONEDNN_MAX_CPU_ISA;
+  let model: Model | undefined;
+  try {
+    process.env.ONEDNN_MAX_CPU_ISA = 'AVX2';
+    model = await loadModel(fixture('llama-kv'), { device: 'cpu', dtype: 'auto', threads: 1 });
+    expect(model.info.dtype).toBe('float32');
+  } finally {
+    if (saved === undefined) delete process.env.ONEDNN_MAX_CPU_ISA;
+    else process.env.ONEDNN_MAX_CPU_ISA = saved;
+    await model?.dispose();
+  }
+  const uncapped = await loadModel(fixture('llama-kv'), { device: 'cpu', dtype: 'auto', threads: 1 });
+  expect(uncapped.info.dtype).toBe('bfloat16');
+  await uncapped.dispose();
+});
+
 describe('int8 models (torch-gen export --quantize int8)', () => {
   const expected = readExpected('llama-kv-int8');
   let model: Model;

@@ -28,6 +28,15 @@ describe('checkAotiPackage', () => {
     );
   });
 
+  // oneDNN capped below AVX-512 (ONEDNN_MAX_CPU_ISA=AVX2, which speeds up float32 TorchScript on AMD Zen 4)
+  // cannot run the AVX-512 layout of a package's prepacked weights but in its reference code: refused.
+  test('an AVX-512 package under a oneDNN cap below AVX-512 is refused; caps that keep AVX-512 pass', () => {
+    expect(check({}, { onednnCap: 'AVX2' })).toThrow(/laid out for oneDNN's AVX-512 kernels, which ONEDNN_MAX_CPU_ISA=AVX2 turns off .*unset ONEDNN_MAX_CPU_ISA/);
+    expect(check({ cpuIsa: 'avx512 avx512_vnni' }, { onednnCap: 'SSE41' })).toThrow(/ONEDNN_MAX_CPU_ISA=SSE41/);
+    for (const cap of [null, 'ALL', 'AVX512_CORE', 'AVX512_CORE_BF16', 'AVX10_1_512_AMX']) expect(check({}, { onednnCap: cap })).not.toThrow();
+    expect(check({ cpuIsa: 'avx2' }, { onednnCap: 'AVX2' })).not.toThrow();
+  });
+
   test('a newer torch, by major, minor or patch, is refused', () => {
     expect(check({ torch: '2.9.2' }, {})).toThrow(/compiled with torch 2\.9\.2, newer than this libtorch \(2\.9\.1\)/);
     expect(check({ torch: '2.11.0' }, {})).toThrow(/under torch 2\.9\.1 or older, or upgrade libtorch$/);

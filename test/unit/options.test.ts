@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { OptionError } from '../../lib/errors.js';
-import { environmentThreads } from '../../lib/cpu.js';
+import { capsBelowAvx512, environmentThreads, onednnIsaCap } from '../../lib/cpu.js';
 import { DEFAULT_MAX_TOKENS, defaultThreads, resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
 
 const noCuda = () => false;
@@ -54,6 +54,15 @@ describe('loadModel options', () => {
     expect(resolveLoadOptions({ threads: 4 }, noCuda, 8192, capped)).toMatchObject({ threads: 4 }); // the option wins
     expect(resolveLoadOptions({}, noCuda, 8192, { ...capped, environmentThreads: null })).toMatchObject({ threads: 6 });
     expect(defaultThreads({ cores: 2, environmentThreads: 3 })).toBe(3);
+  });
+
+  test("oneDNN's instruction-set cap is read from ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA); below AVX-512 is told apart", () => {
+    expect(onednnIsaCap({})).toBeNull();
+    expect(onednnIsaCap({ ONEDNN_MAX_CPU_ISA: ' avx2 ' })).toBe('AVX2');
+    expect(onednnIsaCap({ DNNL_MAX_CPU_ISA: 'AVX512_CORE' })).toBe('AVX512_CORE');
+    expect(onednnIsaCap({ ONEDNN_MAX_CPU_ISA: 'AVX2', DNNL_MAX_CPU_ISA: 'ALL' })).toBe('AVX2');
+    for (const below of ['AVX2', 'AVX2_VNNI', 'SSE41', 'AVX']) expect(capsBelowAvx512(below), below).toBe(true);
+    for (const kept of [null, 'ALL', 'AVX512_CORE', 'AVX512_CORE_BF16', 'AVX10_1_512', 'AMX']) expect(capsBelowAvx512(kept), String(kept)).toBe(false);
   });
 
   test('OMP_NUM_THREADS is read as OpenMP reads it: the first of a list, a positive integer, else nothing', () => {
