@@ -8,6 +8,7 @@
 //   model      torch-gen: the model directory; `make` the arguments of scripts/model-default.mjs that
 //              export it (run before measuring: it does nothing when the export is up to date)
 //   load       torch-gen: loadModel options besides threads, maxBatch and maxContext
+//   env        variables for that engine's child process only, beside the ones every child gets
 //   gguf       node-llama-cpp: the key of the GGUF in bench/peers/write_ggufs.py's index
 //   concurrent whether the concurrent-requests run measures it too
 export const DEFAULT_MODEL = 'models/smollm2-135m-instruct';
@@ -62,6 +63,19 @@ export const ENGINES = [
     make: ['--aoti-bf16-variant'],
     load: {},
   },
+  // The same model with oneDNN capped at its AVX2 kernels, which read float32 one-row products faster on AMD
+  // Zen 4 (docs/architecture.md, "Where a CPU decode step's time goes"); a setting of the whole process, so a
+  // deployment's choice, not torch-gen's default.
+  {
+    id: 'torch-gen-fp32-onednn-avx2',
+    label: 'torch-gen FP32, ONEDNN_MAX_CPU_ISA=AVX2',
+    driver: 'torch-gen',
+    precision: 'fp32',
+    model: DEFAULT_MODEL,
+    make: [],
+    load: {},
+    env: { ONEDNN_MAX_CPU_ISA: 'AVX2' },
+  },
   {
     id: 'transformers-fp32',
     label: 'transformers generate() FP32 eager',
@@ -102,6 +116,7 @@ export const TARGETS = [
   // The same float32 weights as an AOTInductor package (`torch-gen export --format aoti`): torch-gen's other
   // float32 format, measured against the same targets.
   { what: 'AOTInductor FP32 decode vs node-llama-cpp F32', engine: 'torch-gen-aoti-fp32', peer: 'llama-f32', metric: 'decode', atLeast: 1.0 },
+  { what: 'FP32 with ONEDNN_MAX_CPU_ISA=AVX2 decode vs node-llama-cpp F32', engine: 'torch-gen-fp32-onednn-avx2', peer: 'llama-f32', metric: 'decode', atLeast: 1.0 },
   { what: 'bfloat16 decode vs node-llama-cpp F16', engine: 'torch-gen-bf16', peer: 'llama-f16', metric: 'decode', atLeast: 1.0 },
   { what: 'int8 decode vs node-llama-cpp Q4_1', engine: 'torch-gen-int8', peer: 'llama-q4_1', metric: 'decode', atLeast: 1.0 },
   { what: 'FP32 time to first token (short prompt) vs node-llama-cpp F32', engine: 'torch-gen-fp32', peer: 'llama-f32', metric: 'ttft', atMost: 1.2 },
@@ -112,4 +127,5 @@ export const TARGETS = [
 export const BOUND_TARGETS = [
   { what: 'FP32 decode as a fraction of the bandwidth bound', engine: 'torch-gen-fp32', atLeast: 0.6 },
   { what: 'AOTInductor FP32 decode as a fraction of the bandwidth bound', engine: 'torch-gen-aoti-fp32', atLeast: 0.6 },
+  { what: 'FP32 with ONEDNN_MAX_CPU_ISA=AVX2 decode as a fraction of the bandwidth bound', engine: 'torch-gen-fp32-onednn-avx2', atLeast: 0.6 },
 ];

@@ -237,7 +237,7 @@ function notes(report) {
     out.push(
       `The products alone (${report.linearCeiling[0]?.[0]?.method ?? 'bench/peers/linear_ceiling.py'}; every weight matrix of the default model once, nothing else): ` +
         ceiling.map(([dtype, c]) => `${dtype} ${c.gbps.toFixed(1)} GB/s${c.fractionOfBound ? ` (${percent(c.fractionOfBound)} of the bound)` : ''}`).join(', ') +
-        `. A step that calls these kernels (every float32 row of torch-gen here) pays at least their time.`,
+        `. A step on these kernels as they run by default (every float32 row but one with ONEDNN_MAX_CPU_ISA in its environment) pays at least their time.`,
     );
   }
   for (const entry of report.linearCeiling?.flat() ?? []) {

@@ -148,7 +148,7 @@ for (const engine of engines) {
     warmup: settings.warmup,
   };
   const [command, args] = driverCommand(engine);
-  const options = { env: childEnv, timeoutMs: childTimeoutMs };
+  const options = { env: { ...childEnv, ...engine.env }, timeoutMs: childTimeoutMs };
   console.error(`bench/peers: ${engine.id}: ${settings.promptLengths.join(' and ')}-token prompts`);
   results[engine.id] = { single: await runDriver(engine.id, command, args, { ...spec, mode: 'single', prompts: prompts.single }, options) };
   if (engine.concurrent && settings.concurrency > 0) {
