@@ -49,14 +49,15 @@ export type BackendSettings = NativeBackendSettings;
 /** Facts about the libtorch and devices torch-gen runs on. Loads the addon on first call. */
 export function runtimeInfo(): RuntimeInfo {
   const native = loadAddon().runtimeInfo();
+  const cores = physicalCores(); // read from /sys once for both fields
   return {
     torchVersion: native.torchVersion,
     cudaBuild: native.cudaBuild,
     cudaAvailable: native.cudaAvailable,
     deviceCount: native.cudaDeviceCount,
     cpuThreads: native.cpuThreads,
-    cpuCores: physicalCores(),
-    defaultThreads: defaultThreads({ cores: physicalCores(), environmentThreads: environmentThreads() }),
+    cpuCores: cores,
+    defaultThreads: defaultThreads({ cores, environmentThreads: environmentThreads() }),
     cpuFeatures: { ...native.cpuFeatures },
     addonPath: addonPath(),
     cudaGraphsBuilt: native.cudaGraphsBuilt,

@@ -27,6 +27,7 @@ export function analyse({ load, replicas, kill, servedIds }) {
   // A request sent to the victim before it was gone could be lost with it (see killWhenBusy in cluster.mjs);
   // one started after that must go to a survivor and succeed.
   const goneAt = kill?.gone ?? killAt;
+  const startedWhileDying = (r) => r.start >= killAt && r.start < goneAt;
   const ok = records.filter((r) => r.ok);
   const failed = records.filter((r) => !r.ok);
   const victim = kill?.address;
@@ -47,7 +48,7 @@ export function analyse({ load, replicas, kill, servedIds }) {
       completed: mine.filter((r) => r.ok).length,
       failed: mine.filter((r) => !r.ok).length,
       startedBeforeKill: mine.filter((r) => r.start < killAt).length,
-      startedWhileDying: mine.filter((r) => r.start >= killAt && r.start < goneAt).length,
+      startedWhileDying: mine.filter(startedWhileDying).length,
       startedAfterKill: mine.filter((r) => r.start >= goneAt).length,
     };
   });
@@ -100,8 +101,8 @@ export function analyse({ load, replicas, kill, servedIds }) {
       atSeconds: round(rel(killAt) / 1000, 2),
       goneAtSeconds: round(rel(goneAt) / 1000, 2),
       // Requests started between the signal and the exit: those nginx sent to the victim may be lost with it.
-      startedWhileDying: records.filter((r) => r.start >= killAt && r.start < goneAt).length,
-      startedWhileDyingOnVictim: records.filter((r) => r.servedBy === victim && r.start >= killAt && r.start < goneAt).length,
+      startedWhileDying: records.filter(startedWhileDying).length,
+      startedWhileDyingOnVictim: records.filter((r) => r.servedBy === victim && startedWhileDying(r)).length,
       inFlightReportedByReplica: kill.inFlightReported,
       inFlightOnReplica: inFlightOnVictim.length,
       failed: failed.length,
