@@ -16,7 +16,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../../scripts/libtorch.mjs';
 import { lastJsonLine, run, runDriver } from './child.mjs';
-import { DEFAULT_MODEL, ENGINES } from './engines.mjs';
+import { DEFAULT_MODEL, ENGINES, FLOAT32_ROWS } from './engines.mjs';
 import { machine } from './machine.mjs';
 import { ensureGgufs, ensureLlama, python, tokenPrompts, torchGenMissing, transformersMissing } from './prepare.mjs';
 import { markdown, summarize } from './report.mjs';
@@ -128,7 +128,7 @@ const { reasons, ggufs } = await availability();
 const bandwidth = [await probeBandwidth()];
 // Probed beside the bandwidth, before and after the engines: the machine's speed drifts within a run.
 // The ceiling of the float32 rows (TorchScript and AOTInductor), measured on the default model's weights.
-const fp32Runs = engines.some((e) => e.driver === 'torch-gen' && e.precision === 'fp32' && !reasons[e.id]);
+const fp32Runs = FLOAT32_ROWS.some((e) => engines.includes(e) && !reasons[e.id]);
 const linearCeiling = fp32Runs && existsSync(join(projectRoot, DEFAULT_MODEL, 'model.pt')) ? [await probeLinearCeiling()] : [];
 const results = {};
 for (const engine of engines) {
