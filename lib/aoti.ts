@@ -70,8 +70,10 @@ export interface AotiHost {
   cpuFeatures: CpuFeatures;
   /** process.arch */
   arch: string;
-  /** oneDNN's instruction-set cap from the environment (onednnIsaCap in lib/cpu.ts); null or absent: none. */
+  /** oneDNN's instruction-set cap in this process (runtimeInfo().backend.onednnIsaCap); null or absent: none. */
   onednnCap?: string | null;
+  /** Who set it: 'torch-gen' for the float32 model loaded first on AMD Zen 4, else the environment. */
+  onednnCapSource?: 'environment' | 'torch-gen' | null;
 }
 
 /** Throws ModelLoadError when the package was built for another device, dtype, CPU or a newer libtorch. */
@@ -100,10 +102,13 @@ export function checkAotiPackage(pkg: AotiPackage, packageDtype: WeightDtype, ho
   }
   const cap = host.onednnCap ?? null;
   if (pkg.device === 'cpu' && /avx512/.test(pkg.cpuIsa ?? '') && capsBelowAvx512(cap)) {
+    const how = host.onednnCapSource === 'torch-gen'
+      ? `torch-gen capped oneDNN at ${cap} in this process for the float32 TorchScript model loaded first (faster ` +
+        'on AMD Zen 4): start the process with ONEDNN_MAX_CPU_ISA=ALL, or load this package first'
+      : `ONEDNN_MAX_CPU_ISA=${cap} turns them off in this process: unset ONEDNN_MAX_CPU_ISA, or load the TorchScript model.pt instead`;
     throw new ModelLoadError(
       `${path} is an AOTInductor package whose linear layers were laid out for oneDNN's AVX-512 kernels, which ` +
-        `ONEDNN_MAX_CPU_ISA=${cap} turns off in this process (oneDNN would run them in its reference code, ` +
-        'hundreds of times slower): unset ONEDNN_MAX_CPU_ISA, or load the TorchScript model.pt instead',
+        `oneDNN would run in its reference code here, hundreds of times slower: ${how}`,
     );
   }
   const built = parseVersion(pkg.torch);

@@ -10,22 +10,39 @@ export interface CpuFacts {
   bfloat16: boolean;
   /** The thread count the environment asks for (environmentThreads); null or absent: none. */
   environmentThreads?: number | null;
+  /** An AMD Zen 4 CPU (isAmdZen4); absent: not one. */
+  zen4?: boolean;
 }
 
 /**
- * oneDNN's instruction-set cap from the environment (ONEDNN_MAX_CPU_ISA, or its older name DNNL_MAX_CPU_ISA),
- * upper-cased; null when unset. oneDNN reads it once for the process. Below AVX-512 (e.g. AVX2, which runs
- * float32 one-row products faster on AMD Zen 4: docs/architecture.md) it has no bfloat16 kernels, and weights
- * laid out for its AVX-512 kernels (an AOTInductor package's) fall to its reference code.
+ * Whether a cap on oneDNN's instruction set (ONEDNN_MAX_CPU_ISA, as runtimeInfo().backend.onednnIsaCap holds
+ * it) leaves out its AVX-512 kernels: every name but ALL, AVX512_*, AVX10_* and AMX*. Below AVX-512 oneDNN
+ * has no bfloat16 kernels, and weights laid out for its AVX-512 kernels (an AOTInductor package's) fall to
+ * its reference code.
  */
-export function onednnIsaCap(env: NodeJS.ProcessEnv = process.env): string | null {
-  const value = (env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA)?.trim().toUpperCase();
-  return value ? value : null;
-}
-
-/** Whether a oneDNN cap (onednnIsaCap) leaves out its AVX-512 kernels: every name but ALL, AVX512_* and AMX*. */
 export function capsBelowAvx512(cap: string | null): boolean {
   return cap !== null && cap !== 'ALL' && !/512|AMX/.test(cap);
+}
+
+/**
+ * Whether /proc/cpuinfo's text describes an AMD Zen 4 CPU: vendor AuthenticAMD, family 25 (19h, Zen 3 and
+ * Zen 4) with AVX-512 (which Zen 3 lacks). Zen 4 runs each 512-bit instruction as two 256-bit halves; on it
+ * oneDNN's AVX2 kernels read one-row float32 products about 1.4x faster than its AVX-512 ones
+ * (docs/architecture.md). Zen 5 (family 26) has full-width AVX-512 and is not matched.
+ */
+export function isAmdZen4(cpuinfo: string): boolean {
+  const first = cpuinfo.split(/\n\s*\n/)[0] ?? '';
+  const field = (name: string): string | undefined => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1]?.trim();
+  return field('vendor_id') === 'AuthenticAMD' && field('cpu family') === '25' && /(^| )avx512f( |$)/.test(field('flags') ?? '');
+}
+
+/** isAmdZen4 of this machine's /proc/cpuinfo; false where it cannot be read (not Linux). */
+export function hostIsAmdZen4(): boolean {
+  try {
+    return isAmdZen4(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /**

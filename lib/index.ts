@@ -30,7 +30,7 @@ export type { ToolCallDelta } from './tool-calls/tool-call-reader.js';
 export { Tokenizer } from './tokenizer.js';
 export type { DecodeOptions, EncodeOptions } from './tokenizer.js';
 export { runtimeInfo } from './runtime.js';
-export type { BackendSettings, RuntimeInfo } from './runtime.js';
+export type { BackendSettings, OneDnnIsaCap, RuntimeInfo } from './runtime.js';
 export type { Device, Dtype, GenerateOptions, LoadModelOptions } from './options.js';
 export type { JsonSchema, ResponseFormat } from './response-format.js';
 export {

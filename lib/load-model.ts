@@ -8,11 +8,11 @@ import { ModelLoadError, fromNativeError } from './errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { readGenerationConfig } from './generation-config.js';
 import { readManifest } from './manifest.js';
-import { capsBelowAvx512, environmentThreads, onednnIsaCap, physicalCores } from './cpu.js';
+import { capsBelowAvx512, environmentThreads, hostIsAmdZen4, physicalCores } from './cpu.js';
 import { defaultPrefixCacheMiB, fitCpuDefaults } from './memory.js';
 import { openModel, type Model, type ModelParts } from './model.js';
-import { loadAddon, type NativeModel } from './native.js';
-import { resolveLoadOptions, type LoadModelOptions } from './options.js';
+import { loadAddon, type NativeModel, type OneDnnIsaCap } from './native.js';
+import { onednnIsaCapFor, resolveLoadOptions, type LoadModelOptions } from './options.js';
 import { Tokenizer } from './tokenizer.js';
 
 /**
@@ -32,16 +32,25 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   await checkDirectory(path);
   const manifest = await readManifest(path);
   const runtime = addon.runtimeInfo();
-  const onednnCap = onednnIsaCap();
-  // oneDNN runs the CPU's bfloat16 products; capped below AVX-512 it has no bfloat16 kernels at all.
-  const bfloat16 = (runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx) && !capsBelowAvx512(onednnCap);
-  const cpu = { cores: physicalCores(), bfloat16, environmentThreads: environmentThreads() };
+  // oneDNN runs the CPU's bfloat16 products; capped below AVX-512 (by an earlier load, or the environment)
+  // it has no bfloat16 kernels at all.
+  const capBefore = runtime.backend.onednnIsaCap;
+  const bfloat16 = (runtime.cpuFeatures.avx512Bf16 || runtime.cpuFeatures.amx) && !capsBelowAvx512(capBefore.value);
+  const cpu = { cores: physicalCores(), bfloat16, environmentThreads: environmentThreads(), zen4: hostIsAmdZen4() };
   const quantized = manifest.quantization !== null;
   const pkg = manifest.aoti;
   const effective = pkg ? withPackageDefaults(options, manifest.dtype, pkg) : options;
   const resolved = resolveLoadOptions(effective, () => runtime.cudaAvailable, manifest.maxContext, cpu, quantized);
   const { device, dtype, maxQueue, prefillChunk, cudaGraphs, cudaGraphBatchSizes, threads, optimizeGraph } = resolved;
-  if (device === 'cpu' && dtype === 'bfloat16' && !cpu.bfloat16) warnSlowBfloat16();
+  // Fixed here, with no await since the cap was read above, so that two loads started together agree; the
+  // first CPU load of the process decides, before its model runs (oneDNN reads the cap once).
+  const onednnCap: OneDnnIsaCap = device === 'cpu'
+    ? addon.fixOneDnnIsaCap(onednnIsaCapFor({ device, dtype, quantized, aoti: pkg !== null }, cpu) ?? '')
+    : capBefore;
+  if (onednnCap.source === 'torch-gen' && capBefore.source === null) {
+    debug('oneDNN capped at %s for this process: %s is float32 on AMD Zen 4 (ONEDNN_MAX_CPU_ISA=ALL keeps AVX-512)', onednnCap.value, path);
+  }
+  if (device === 'cpu' && dtype === 'bfloat16' && !cpu.bfloat16) warnSlowBfloat16(onednnCap);
   if (manifest.quantization?.activationBits === 8 && !runtime.cpuFeatures.avx512Vnni) warnInt8Saturation(path);
   const explicit = {
     maxBatch: (options as LoadModelOptions | undefined)?.maxBatch !== undefined,
@@ -54,7 +63,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
   const prefixCacheMiB = resolved.prefixCacheMiB ?? defaultPrefixCacheMiB(manifest, maxBatch, maxContext, dtype);
   if (pkg) {
-    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch, onednnCap }, path);
+    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch, onednnCap: onednnCap.value, onednnCapSource: onednnCap.source }, path);
     warnThreadMismatch(pkg, threads, path);
   }
   const modelFile = join(path, pkg ? pkg.file : 'model.pt');
@@ -147,12 +156,18 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
 let warnedSlowBfloat16 = false;
 
 // bfloat16 without bfloat16 instructions is emulated and slower than float32: say so once, never silently.
-function warnSlowBfloat16(): void {
+function warnSlowBfloat16(cap: OneDnnIsaCap): void {
   if (warnedSlowBfloat16) return;
   warnedSlowBfloat16 = true;
+  const why = cap.source === 'torch-gen'
+    ? `oneDNN runs at most ${cap.value} in this process, as torch-gen set it for the float32 model loaded first ` +
+      '(faster on AMD Zen 4); start the process with ONEDNN_MAX_CPU_ISA=ALL, or load the bfloat16 model first, to keep its bfloat16 kernels'
+    : cap.value !== null && capsBelowAvx512(cap.value)
+      ? `ONEDNN_MAX_CPU_ISA=${cap.value} caps oneDNN below AVX-512, where it has no bfloat16 kernels`
+      : 'this CPU has no avx512_bf16 or AMX';
   process.emitWarning(
-    "dtype 'bfloat16' on this CPU runs without bfloat16 instructions (no avx512_bf16 or AMX, or oneDNN capped " +
-      "below AVX-512 by ONEDNN_MAX_CPU_ISA) and is slower than float32; use dtype 'float32', or 'auto' to pick the faster one",
+    `dtype 'bfloat16' runs without bfloat16 instructions here and is slower than float32: ${why}; ` +
+      "otherwise use dtype 'float32', or 'auto' to pick the faster one",
     { code: 'TORCH_GEN_SLOW_BFLOAT16' },
   );
 }

@@ -171,10 +171,21 @@ export interface NativeBackendSettings {
   sdpa: string[];
   /** CPU models loaded from now on get oneDNN's linear layers (TORCH_GEN_ONEDNN_LINEAR=off: libtorch's). */
   onednnLinear: boolean;
+  /** oneDNN's instruction-set cap in this process (native/core/onednn_isa.h). */
+  onednnIsaCap: OneDnnIsaCap;
+}
+
+export interface OneDnnIsaCap {
+  /** The cap oneDNN runs with, e.g. 'AVX2' (ONEDNN_MAX_CPU_ISA); null: none, every instruction set the CPU has. */
+  value: string | null;
+  /** Who set it: the process environment, or torch-gen at the first CPU model load; null when none. */
+  source: 'environment' | 'torch-gen' | null;
 }
 
 export interface NativeAddon {
   runtimeInfo(): NativeRuntimeInfo;
+  /** Fixes oneDNN's cap for the process at the first CPU load ('' asks for none) and returns it; later calls return it. */
+  fixOneDnnIsaCap(wanted: string): OneDnnIsaCap;
   loadModel(spec: NativeModelSpec, onEvents: (events: NativeEvent[]) => void): Promise<NativeModel>;
   /** Test hook: the sampler's logit processing (penalties, temperature, filters) on the CPU. */
   _processLogits(

@@ -2,7 +2,7 @@ import { environmentThreads, physicalCores } from './cpu.js';
 import { loadAddon, addonPath, type CpuFeatures, type NativeBackendSettings } from './native.js';
 import { defaultThreads } from './options.js';
 
-export type { CpuFeatures } from './native.js';
+export type { CpuFeatures, OneDnnIsaCap } from './native.js';
 
 export interface RuntimeInfo {
   /** The libtorch version the addon runs on, e.g. "2.9.1". */
@@ -34,6 +34,8 @@ export interface RuntimeInfo {
    * native/core/backend_settings.h): the TorchScript executor, whether its fuser runs on the GPU and on the
    * CPU, the CUDA attention backends allowed, and whether CPU models get oneDNN's linear layers. Forced
    * for diagnosis by TORCH_GEN_JIT_EXECUTOR, TORCH_GEN_GPU_FUSER, TORCH_GEN_SDPA and TORCH_GEN_ONEDNN_LINEAR.
+   * Also oneDNN's instruction-set cap (`onednnIsaCap`), which the process's first CPU model load fixes: AVX2
+   * when that model is float32 TorchScript on AMD Zen 4 (faster there), else ONEDNN_MAX_CPU_ISA's or none.
    */
   backend: BackendSettings;
   /**
@@ -61,7 +63,7 @@ export function runtimeInfo(): RuntimeInfo {
     cpuFeatures: { ...native.cpuFeatures },
     addonPath: addonPath(),
     cudaGraphsBuilt: native.cudaGraphsBuilt,
-    backend: { ...native.backend, sdpa: [...native.backend.sdpa] },
+    backend: { ...native.backend, sdpa: [...native.backend.sdpa], onednnIsaCap: { ...native.backend.onednnIsaCap } },
     grammarEngine: native.grammarEngine || null,
   };
 }

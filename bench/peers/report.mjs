@@ -108,7 +108,8 @@ function ceilings(probes, bandwidthGBps) {
   const best = {};
   for (const entry of probes.flat()) {
     if (!entry.bestGBps) continue;
-    best[entry.dtype] = Math.max(best[entry.dtype] ?? 0, entry.bestGBps);
+    const key = entry.isaCap ? `${entry.dtype} (ONEDNN_MAX_CPU_ISA=${entry.isaCap})` : entry.dtype;
+    best[key] = Math.max(best[key] ?? 0, entry.bestGBps);
   }
   return Object.fromEntries(Object.entries(best).map(([dtype, gbps]) => [dtype, { gbps, fractionOfBound: bandwidthGBps ? gbps / bandwidthGBps : null }]));
 }
@@ -237,12 +238,20 @@ function notes(report) {
     out.push(
       `The products alone (${report.linearCeiling[0]?.[0]?.method ?? 'bench/peers/linear_ceiling.py'}; every weight matrix of the default model once, nothing else): ` +
         ceiling.map(([dtype, c]) => `${dtype} ${c.gbps.toFixed(1)} GB/s${c.fractionOfBound ? ` (${percent(c.fractionOfBound)} of the bound)` : ''}`).join(', ') +
-        `. A step on these kernels as they run by default (every float32 row but one with ONEDNN_MAX_CPU_ISA in its environment) pays at least their time.`,
+        '. A step on these kernels pays at least their time.',
     );
   }
   for (const entry of report.linearCeiling?.flat() ?? []) {
     if (entry.failed) out.push(`The products-alone probe failed: ${entry.failed}.`);
   }
+  // The first CPU load fixes oneDNN's instruction set for its process (AVX2 for float32 on AMD Zen 4).
+  const caps = report.engines.flatMap((engine) => {
+    const cap = results[engine.id]?.single?.info?.onednnIsaCap;
+    if (!cap) return [];
+    const how = cap.value === null ? 'every instruction set' : `${cap.value} (${cap.source === 'torch-gen' ? "torch-gen's choice" : 'from the environment'})`;
+    return [`${engine.label}: ${how}`];
+  });
+  if (caps.length > 0) out.push(`oneDNN's instruction-set cap in each torch-gen process: ${caps.join('; ')}.`);
   const parity = summary.agreement.parity;
   if (parity === false) out.push('**WARNING: torch-gen FP32 and transformers FP32 generated different greedy tokens: the engines are not doing the same work.**');
   if (parity === true) out.push('torch-gen FP32 and transformers FP32 generated identical greedy tokens on every prompt.');

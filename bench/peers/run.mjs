@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../../scripts/libtorch.mjs';
 import { lastJsonLine, run, runDriver } from './child.mjs';
 import { DEFAULT_MODEL, ENGINES, FLOAT32_ROWS } from './engines.mjs';
+import { hostIsAmdZen4 } from '../../dist/cpu.js';
+import { onednnIsaCapFor } from '../../dist/options.js';
 import { machine } from './machine.mjs';
 import { ensureGgufs, ensureLlama, python, tokenPrompts, torchGenMissing, transformersMissing } from './prepare.mjs';
 import { markdown, summarize } from './report.mjs';
@@ -83,16 +85,30 @@ async function probeBandwidth() {
   return outcome.ok ? lastJsonLine(outcome.stdout) : { failed: outcome.failure };
 }
 
-/** The library's one-row products alone on the default model's weights (bench/peers/linear_ceiling.py). */
+// The oneDNN cap torch-gen's default float32 model runs under on this CPU (AVX2 on AMD Zen 4, else none).
+const float32Cap = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false }, { zen4: hostIsAmdZen4() });
+
+/**
+ * The library's one-row products alone on the default model's weights (bench/peers/linear_ceiling.py): with
+ * every oneDNN kernel, and where torch-gen's float32 default caps oneDNN, under that cap too.
+ */
 async function probeLinearCeiling() {
-  const outcome = await run('linear ceiling', python, [join(here, 'linear_ceiling.py'), String(settings.threads), join(projectRoot, DEFAULT_MODEL)], { env: childEnv });
-  if (!outcome.ok) return [{ failed: outcome.failure }];
-  try {
-    return outcome.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
-  } catch (error) {
-    // A stray line must not cost the run its results: the probe is recorded as failed.
-    return [{ failed: `unreadable output (${error.message})` }];
+  const entries = [];
+  for (const cap of float32Cap ? [null, float32Cap] : [null]) {
+    const env = cap ? { ...childEnv, ONEDNN_MAX_CPU_ISA: cap } : childEnv;
+    const outcome = await run('linear ceiling', python, [join(here, 'linear_ceiling.py'), String(settings.threads), join(projectRoot, DEFAULT_MODEL)], { env });
+    if (!outcome.ok) {
+      entries.push({ failed: outcome.failure });
+      continue;
+    }
+    try {
+      entries.push(...outcome.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)));
+    } catch (error) {
+      // A stray line must not cost the run its results: the probe is recorded as failed.
+      entries.push({ failed: `unreadable output (${error.message})` });
+    }
   }
+  return entries;
 }
 
 /**

@@ -62,7 +62,7 @@ const result = {
   mode: spec.mode,
   versions: { 'torch-gen': pkg.version, libtorch: runtimeInfo().torchVersion },
   aoti,
-  info: { ...model.info, threadsOption, runtimeCpuThreads: runtimeInfo().cpuThreads, statsWeightBytes: stats.weightBytes, load: base },
+  info: { ...model.info, threadsOption, runtimeCpuThreads: runtimeInfo().cpuThreads, statsWeightBytes: stats.weightBytes, load: base, onednnIsaCap: runtimeInfo().backend.onednnIsaCap },
   loadMs,
   weightBytesPerToken: weightBytesPerToken(model.info, aoti),
 };

@@ -1,6 +1,8 @@
 /** `torch-gen info`: the runtime, and a model's manifest when one is given. */
-import { environmentThreads } from '../cpu.js';
+import { environmentThreads, hostIsAmdZen4 } from '../cpu.js';
 import { readManifest } from '../manifest.js';
+import type { OneDnnIsaCap } from '../native.js';
+import { onednnIsaCapFor } from '../options.js';
 import { runtimeInfo } from '../runtime.js';
 import { parse, stringFlag } from './args.js';
 
@@ -32,6 +34,7 @@ export async function runInfo(argv: string[]): Promise<number> {
     `CPU threads   ${runtime.cpuThreads}`,
     `CUDA graphs   ${runtime.cudaGraphsBuilt ? 'built in' : 'not built in (no CUDA runtime headers at build time)'}`,
     `TorchScript   ${runtime.backend.executor} executor, fuser GPU ${runtime.backend.gpuFuser ? 'on' : 'off'} CPU ${runtime.backend.cpuFuser ? 'on' : 'off'}, CUDA attention ${runtime.backend.sdpa.join(', ')}, CPU linear ${runtime.backend.onednnLinear ? 'oneDNN' : "libtorch's"}`,
+    `oneDNN cap    ${describeOnednnCap(runtime.backend.onednnIsaCap)}`,
     `CPU cores     ${runtime.cpuCores} (default threads per model: ${runtime.defaultThreads}${environmentThreads() === null ? '' : ', from OMP_NUM_THREADS'})`,
     `CPU features  ${Object.entries(runtime.cpuFeatures).filter(([, on]) => on).map(([name]) => name).join(', ') || 'none of avx2, avx512, VNNI, bf16, AMX'}`,
     `addon         ${runtime.addonPath}`,
@@ -49,4 +52,12 @@ export async function runInfo(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+// What caps oneDNN's instruction set in this process, and what a first float32 load would do (lib/options.ts).
+function describeOnednnCap(cap: OneDnnIsaCap): string {
+  if (cap.source === 'environment') return `${cap.value} (ONEDNN_MAX_CPU_ISA)`;
+  if (cap.source === 'torch-gen') return `${cap.value} (set by torch-gen for the float32 model loaded first)`;
+  const float32 = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false }, { zen4: hostIsAmdZen4() });
+  return float32 === null ? 'none' : `none yet (a float32 TorchScript model loaded first sets ${float32}: faster on this AMD Zen 4; ONEDNN_MAX_CPU_ISA=ALL keeps AVX-512)`;
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "../core/failure.h"
+#include "../core/onednn_isa.h"
 #include "../core/runtime_info.h"
 #include "../core/sampler.h"
 
@@ -43,6 +44,14 @@ Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+// fixOneDnnIsaCap(wanted: string) -> { value, source }: called by loadModel for a CPU model, synchronously,
+// before the load starts (native/core/onednn_isa.h); '' asks for no cap.
+Napi::Value FixOneDnnIsaCapJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "fixOneDnnIsaCap(wanted) expects a string");
+  return OneDnnIsaCapToJs(env, FixOneDnnIsaCap(info[0].As<Napi::String>().Utf8Value()));
 }
 
 }  // namespace
@@ -97,6 +106,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   exports.Set("runtimeInfo", Napi::Function::New<RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("loadModel", Napi::Function::New<LoadModelJs>(env, "loadModel"));
+  exports.Set("fixOneDnnIsaCap", Napi::Function::New<FixOneDnnIsaCapJs>(env, "fixOneDnnIsaCap"));
   exports.Set("_processLogits", Napi::Function::New<ProcessLogitsJs>(env, "_processLogits"));
   return exports;
 }

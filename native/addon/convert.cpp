@@ -178,6 +178,13 @@ SamplingParams ReadSamplingParams(const Napi::Object& object) {
   return params;
 }
 
+Napi::Object OneDnnIsaCapToJs(Napi::Env env, const OneDnnIsaCap& cap) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("value", cap.value.empty() ? env.Null() : Napi::String::New(env, cap.value));
+  object.Set("source", cap.source.empty() ? env.Null() : Napi::String::New(env, cap.source));
+  return object;
+}
+
 Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   Napi::Object object = Napi::Object::New(env);
   object.Set("torchVersion", info.torch_version);
@@ -194,6 +201,7 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   for (uint32_t i = 0; i < info.backend.sdpa.size(); ++i) sdpa.Set(i, info.backend.sdpa[i]);
   backend.Set("sdpa", sdpa);
   backend.Set("onednnLinear", info.backend.onednn_linear);
+  backend.Set("onednnIsaCap", OneDnnIsaCapToJs(env, {info.backend.onednn_isa_cap, info.backend.onednn_isa_cap_source}));
   object.Set("backend", backend);
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("avx2", info.cpu_avx2);

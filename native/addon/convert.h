@@ -8,6 +8,7 @@
 #include "../core/engine.h"
 #include "../core/failure.h"
 #include "../core/model_spec.h"
+#include "../core/onednn_isa.h"
 #include "../core/runtime_info.h"
 
 namespace torchgen {
@@ -20,6 +21,8 @@ SamplingParams ReadSamplingParams(const Napi::Object& object);
 std::vector<int64_t> ReadTokenIds(const Napi::Object& object, const char* key);
 
 Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info);
+// { value, source }: null for each when uncapped.
+Napi::Object OneDnnIsaCapToJs(Napi::Env env, const OneDnnIsaCap& cap);
 Napi::Object StatsToJs(Napi::Env env, const EngineStats& stats);
 Napi::Array EventsToJs(Napi::Env env, const std::vector<TokenEvent>& events);
 

@@ -27,6 +27,8 @@ struct BackendSettings {
   bool cpu_fuser = false;         // TorchScript fuses CPU ops
   std::vector<std::string> sdpa;  // CUDA attention backends allowed, in libtorch's order of preference
   bool onednn_linear = true;      // CPU models loaded from now on get oneDNN's linear layers
+  std::string onednn_isa_cap;         // oneDNN's instruction-set cap, "" when none (onednn_isa.h)
+  std::string onednn_isa_cap_source;  // "environment", "torch-gen" or ""
 };
 
 // Sets the choices above for a model about to be loaded on `device` (the CUDA ones only for a CUDA

@@ -5,7 +5,8 @@ import { loadModel, OutOfMemoryError, runtimeInfo, type Model } from '@org/torch
 import { defaultModelDir, fixture, readExpected } from '../helpers.js';
 
 // The CPU decode step's speed paths (issue 14): the engine's own thread count, the frozen and optimised
-// graph (oneDNN linear layers in bfloat16), and int8 models. Speed itself is measured in bench/peers;
+// graph (oneDNN linear layers; bfloat16 in cpu-bfloat16.test.ts, oneDNN's instruction set in
+// onednn-isa-cap.test.ts), and int8 models. Speed itself is measured in bench/peers;
 // these tests check that each path is taken and computes what it should.
 
 /** CPU time (user + system, in clock ticks) of every thread of this process, by thread id. */
@@ -153,39 +154,6 @@ describe('graph optimisation (optimizeGraph)', () => {
       expect(plain.tokenIds, prompt.text).toEqual(prompt.generated_ids);
     }
   });
-
-  test('bfloat16 runs its linear layers in oneDNN and decodes the real model as float32 does', async () => {
-    const bf16 = await loadModel(defaultModelDir, { device: 'cpu', dtype: 'bfloat16', maxBatch: 1 });
-    const fp32 = await loadModel(defaultModelDir, { device: 'cpu', maxBatch: 1 });
-    try {
-      expect(bf16.info.graphOptimization).toBe('frozen, 121 oneDNN linear layers');
-      const prompt = 'The capital of France is';
-      const [low, full] = await Promise.all([bf16.complete(prompt, { maxTokens: 8 }), fp32.complete(prompt, { maxTokens: 8 })]);
-      // bfloat16 keeps 2-3 significant digits: the first greedy tokens of a confident continuation agree.
-      expect(low.tokenIds.slice(0, 4)).toEqual(full.tokenIds.slice(0, 4));
-    } finally {
-      await Promise.all([bf16.dispose(), fp32.dispose()]);
-    }
-  });
-});
-
-// ONEDNN_MAX_CPU_ISA below AVX-512 leaves oneDNN without bfloat16 kernels: 'auto' must not pick bfloat16 then,
-// even on a CPU with avx512_bf16 (lib/load-model.ts reads the variable at each load).
-test.runIf(runtimeInfo().cpuFeatures.avx512Bf16)("dtype 'auto' is float32 while ONEDNN_MAX_CPU_ISA caps oneDNN below AVX-512", async () => {
-  const saved = process.env.ONEDNN_MAX_CPU_ISA;
-  let model: Model | undefined;
-  try {
-    process.env.ONEDNN_MAX_CPU_ISA = 'AVX2';
-    model = await loadModel(fixture('llama-kv'), { device: 'cpu', dtype: 'auto', threads: 1 });
-    expect(model.info.dtype).toBe('float32');
-  } finally {
-    if (saved === undefined) delete process.env.ONEDNN_MAX_CPU_ISA;
-    else process.env.ONEDNN_MAX_CPU_ISA = saved;
-    await model?.dispose();
-  }
-  const uncapped = await loadModel(fixture('llama-kv'), { device: 'cpu', dtype: 'auto', threads: 1 });
-  expect(uncapped.info.dtype).toBe('bfloat16');
-  await uncapped.dispose();
 });
 
 describe('int8 models (torch-gen export --quantize int8)', () => {

@@ -74,8 +74,7 @@ describe('bench/peers report', () => {
     expect(bounds.map((t: { engine: string; ratio: number | null; met?: boolean }) => [t.engine, t.ratio === null ? null : Number(t.ratio.toFixed(2)), t.met])).toEqual([
       ['torch-gen-fp32', 0.5, false],
       ['torch-gen-aoti-fp32', 0.64, true],
-      ['torch-gen-fp32-onednn-avx2', null, undefined], // not run here
-    ]);
+    ]); // the ONEDNN_MAX_CPU_ISA=ALL row is there for comparison, without targets
     expect(markdown(r)).toContain('| AOTInductor FP32 decode as a fraction of the bandwidth bound | 0.64 | >= 0.6 | yes |');
     expect(markdown(r)).toContain('| FP32 decode as a fraction of the bandwidth bound | 0.50 | >= 0.6 | no |');
   });
@@ -127,8 +126,23 @@ describe('bench/peers report', () => {
     const halfText = markdown({ ...half, summary: summarize(half) });
     expect(halfText).toContain('float32 15.0 GB/s (60% of the bound)');
     expect(halfText).toContain('The products-alone probe failed: timed out.');
+    // Under the cap torch-gen's float32 default runs with (AVX2 on Zen 4), a probe of its own, named by it.
+    const capped = { ...base, linearCeiling: [[probe('float32', 15), { ...probe('float32', 20), isaCap: 'AVX2' }]] };
+    const cappedSummary = summarize(capped);
+    expect(cappedSummary.linearCeiling['float32 (ONEDNN_MAX_CPU_ISA=AVX2)'].fractionOfBound).toBeCloseTo(0.8);
+    expect(markdown({ ...capped, summary: cappedSummary })).toContain('float32 15.0 GB/s (60% of the bound), float32 (ONEDNN_MAX_CPU_ISA=AVX2) 20.0 GB/s (80% of the bound)');
     // A run without the probe (torch-gen FP32 not among the engines) says nothing about it.
     expect(markdown(report({}))).not.toContain('products alone');
+  });
+
+  test("each torch-gen process's oneDNN cap is stated: none, torch-gen's choice, or the environment's", () => {
+    const info = (cap: { value: string | null; source: string | null }) => ({ ...single([10, 10, 10], [50, 50, 50], [1, 2, 3, 4]), info: { onednnIsaCap: cap } });
+    const text = markdown(report({
+      'torch-gen-fp32': { single: info({ value: 'AVX2', source: 'torch-gen' }) },
+      'torch-gen-bf16': { single: info({ value: null, source: null }) },
+      'torch-gen-fp32-onednn-all': { single: info({ value: 'ALL', source: 'environment' }) },
+    }));
+    expect(text).toContain("oneDNN's instruction-set cap in each torch-gen process: torch-gen FP32: AVX2 (torch-gen's choice); torch-gen bfloat16: every instruction set; torch-gen FP32, ONEDNN_MAX_CPU_ISA=ALL: ALL (from the environment).");
   });
 
   test('a machine busy when the run started is called out; a quiet one is not', () => {

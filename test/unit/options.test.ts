@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { OptionError } from '../../lib/errors.js';
-import { capsBelowAvx512, environmentThreads, onednnIsaCap } from '../../lib/cpu.js';
-import { DEFAULT_MAX_TOKENS, defaultThreads, resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
+import { capsBelowAvx512, environmentThreads, isAmdZen4 } from '../../lib/cpu.js';
+import { DEFAULT_MAX_TOKENS, defaultThreads, onednnIsaCapFor, resolveGenerateOptions, resolveLoadOptions } from '../../lib/options.js';
 
 const noCuda = () => false;
 const withCuda = () => true;
@@ -56,13 +56,32 @@ describe('loadModel options', () => {
     expect(defaultThreads({ cores: 2, environmentThreads: 3 })).toBe(3);
   });
 
-  test("oneDNN's instruction-set cap is read from ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA); below AVX-512 is told apart", () => {
-    expect(onednnIsaCap({})).toBeNull();
-    expect(onednnIsaCap({ ONEDNN_MAX_CPU_ISA: ' avx2 ' })).toBe('AVX2');
-    expect(onednnIsaCap({ DNNL_MAX_CPU_ISA: 'AVX512_CORE' })).toBe('AVX512_CORE');
-    expect(onednnIsaCap({ ONEDNN_MAX_CPU_ISA: 'AVX2', DNNL_MAX_CPU_ISA: 'ALL' })).toBe('AVX2');
+  test("a oneDNN instruction-set cap below AVX-512 is told apart from one that keeps it", () => {
     for (const below of ['AVX2', 'AVX2_VNNI', 'SSE41', 'AVX']) expect(capsBelowAvx512(below), below).toBe(true);
     for (const kept of [null, 'ALL', 'AVX512_CORE', 'AVX512_CORE_BF16', 'AVX10_1_512', 'AMX']) expect(capsBelowAvx512(kept), String(kept)).toBe(false);
+  });
+
+  test('oneDNN is capped at AVX2 for a float32 TorchScript model on AMD Zen 4 only', () => {
+    const float32 = { device: 'cpu', dtype: 'float32', quantized: false, aoti: false } as const;
+    expect(onednnIsaCapFor(float32, { zen4: true })).toBe('AVX2');
+    expect(onednnIsaCapFor(float32, { zen4: false })).toBeNull();
+    expect(onednnIsaCapFor(float32, {})).toBeNull();
+    // bfloat16 needs oneDNN's AVX-512 kernels, AOTInductor packages are laid out for them, int8 runs in fbgemm.
+    expect(onednnIsaCapFor({ ...float32, dtype: 'bfloat16' }, { zen4: true })).toBeNull();
+    expect(onednnIsaCapFor({ ...float32, aoti: true }, { zen4: true })).toBeNull();
+    expect(onednnIsaCapFor({ ...float32, quantized: true }, { zen4: true })).toBeNull();
+    expect(onednnIsaCapFor({ ...float32, device: 'cuda' }, { zen4: true })).toBeNull();
+  });
+
+  test('AMD Zen 4 is told from /proc/cpuinfo: AuthenticAMD, family 25, with AVX-512', () => {
+    const cpuinfo = (vendor: string, family: string, flags: string) =>
+      `processor\t: 0\nvendor_id\t: ${vendor}\ncpu family\t: ${family}\nmodel\t\t: 17\nflags\t\t: fpu ${flags} sse\n\nprocessor\t: 1\nvendor_id\t: ${vendor}\n`;
+    expect(isAmdZen4(cpuinfo('AuthenticAMD', '25', 'avx2 avx512f avx512_bf16'))).toBe(true);
+    expect(isAmdZen4(cpuinfo('AuthenticAMD', '25', 'avx2'))).toBe(false); // Zen 3: no AVX-512
+    expect(isAmdZen4(cpuinfo('AuthenticAMD', '26', 'avx2 avx512f'))).toBe(false); // Zen 5: full-width AVX-512
+    expect(isAmdZen4(cpuinfo('GenuineIntel', '6', 'avx2 avx512f avx512_bf16'))).toBe(false);
+    expect(isAmdZen4(cpuinfo('AuthenticAMD', '25', 'avx2 avx512fx'))).toBe(false);
+    expect(isAmdZen4('')).toBe(false);
   });
 
   test('OMP_NUM_THREADS is read as OpenMP reads it: the first of a list, a positive integer, else nothing', () => {
