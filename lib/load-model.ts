@@ -45,7 +45,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   // Fixed here, with no await since the cap was read above, so that two loads started together agree; the
   // first CPU load of the process decides, before its model runs (oneDNN reads the cap once).
   const onednnCap: OneDnnIsaCap = device === 'cpu'
-    ? addon.fixOneDnnIsaCap(onednnIsaCapFor({ device, dtype, quantized, aoti: pkg !== null }, cpu) ?? '')
+    ? addon.fixOneDnnIsaCap(onednnIsaCapFor({ device, dtype, quantized, aoti: pkg !== null, interface: manifest.interface }, cpu) ?? '')
     : capBefore;
   if (onednnCap.source === 'torch-gen' && capBefore.source === null) {
     debug('oneDNN capped at %s for this process: %s is float32 on AMD Zen 4 (ONEDNN_MAX_CPU_ISA=ALL keeps AVX-512)', onednnCap.value, path);

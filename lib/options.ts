@@ -299,19 +299,20 @@ export function defaultThreads(cpu: Pick<CpuFacts, 'cores' | 'environmentThreads
 /**
  * The cap on oneDNN's instruction set that a CPU load asks for ('' in the addon: none). oneDNN holds one cap
  * for the whole process, fixed at the first CPU load (native/core/onednn_isa.h); ONEDNN_MAX_CPU_ISA in the
- * environment (e.g. ALL) overrides this. 'AVX2' for a float32 TorchScript model on AMD Zen 4: a batch-1
- * decode step is one-row products, which oneDNN's AVX2 kernels read about 1.4x faster there than its
+ * environment (e.g. ALL) overrides this. 'AVX2' for a float32 TorchScript kv-cache model on AMD Zen 4: a
+ * batch-1 decode step is one-row products, which oneDNN's AVX2 kernels read about 1.4x faster there than its
  * AVX-512 ones (SmolLM2-135M: docs/architecture.md, BENCHMARKS.md). What it costs, taken only when the
- * process's first CPU model is float32: prefill of long prompts runs 10-20% slower, and a bfloat16 model or
- * an AOTInductor package loaded later in the same process lacks the AVX-512 kernels it needs (loadModel
- * warns, or refuses the package). bfloat16, int8 and AOTInductor models, and other CPUs, ask for none.
+ * process's first CPU model is such a model: products of many rows (a long prompt's prefill) run 10-25%
+ * slower, and a bfloat16 model or an AOTInductor package loaded later in the same process lacks the AVX-512
+ * kernels it needs (loadModel warns, or refuses the package). A `logits` model (the whole sequence every
+ * step, never one row), bfloat16, int8 and AOTInductor models, and other CPUs, ask for none.
  */
 export function onednnIsaCapFor(
-  load: { device: string; dtype: Dtype; quantized: boolean; aoti: boolean },
+  load: { device: string; dtype: Dtype; quantized: boolean; aoti: boolean; interface: 'kv-cache' | 'logits' },
   cpu: Pick<CpuFacts, 'zen4'>,
 ): string | null {
   const float32TorchScript = load.device === 'cpu' && load.dtype === 'float32' && !load.quantized && !load.aoti;
-  return float32TorchScript && cpu.zen4 === true ? 'AVX2' : null;
+  return float32TorchScript && load.interface === 'kv-cache' && cpu.zen4 === true ? 'AVX2' : null;
 }
 
 /** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */

@@ -86,7 +86,7 @@ async function probeBandwidth() {
 }
 
 // The oneDNN cap torch-gen's default float32 model runs under on this CPU (AVX2 on AMD Zen 4, else none).
-const float32Cap = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false }, { zen4: hostIsAmdZen4() });
+const float32Cap = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false, interface: 'kv-cache' }, { zen4: hostIsAmdZen4() });
 
 /**
  * The library's one-row products alone on the default model's weights (bench/peers/linear_ceiling.py): with
