@@ -5,7 +5,7 @@
  */
 import { capsBelowAvx512 } from './cpu.js';
 import { ModelLoadError } from './errors.js';
-import type { CpuFeatures } from './native.js';
+import type { CpuFeatures, OneDnnIsaCap } from './native.js';
 import type { WeightDtype } from './manifest.js';
 
 /** The manifest's `aoti` entry (python/torch_gen_export/aoti.py writes it). */
@@ -70,10 +70,8 @@ export interface AotiHost {
   cpuFeatures: CpuFeatures;
   /** process.arch */
   arch: string;
-  /** oneDNN's instruction-set cap in this process (runtimeInfo().backend.onednnIsaCap); null or absent: none. */
-  onednnCap?: string | null;
-  /** Who set it: 'torch-gen' for the float32 model loaded first on AMD Zen 4, else the environment. */
-  onednnCapSource?: 'environment' | 'torch-gen' | null;
+  /** oneDNN's instruction-set cap in this process (runtimeInfo().backend.onednnIsaCap); absent: none. */
+  onednnCap?: OneDnnIsaCap;
 }
 
 /** Throws ModelLoadError when the package was built for another device, dtype, CPU or a newer libtorch. */
@@ -100,9 +98,9 @@ export function checkAotiPackage(pkg: AotiPackage, packageDtype: WeightDtype, ho
         `${reexport('--device cpu')} on this machine (or one with the same instruction set)`,
     );
   }
-  const cap = host.onednnCap ?? null;
+  const cap = host.onednnCap?.value ?? null;
   if (pkg.device === 'cpu' && /avx512/.test(pkg.cpuIsa ?? '') && capsBelowAvx512(cap)) {
-    const how = host.onednnCapSource === 'torch-gen'
+    const how = host.onednnCap?.source === 'torch-gen'
       ? `torch-gen capped oneDNN at ${cap} in this process for the float32 TorchScript model loaded first (faster ` +
         'on AMD Zen 4): start the process with ONEDNN_MAX_CPU_ISA=ALL, or load this package first'
       : `ONEDNN_MAX_CPU_ISA=${cap} turns them off in this process: unset ONEDNN_MAX_CPU_ISA, or load the TorchScript model.pt instead`;

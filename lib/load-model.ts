@@ -48,7 +48,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     ? addon.fixOneDnnIsaCap(onednnIsaCapFor({ device, dtype, quantized, aoti: pkg !== null, interface: manifest.interface }, cpu) ?? '')
     : capBefore;
   if (onednnCap.source === 'torch-gen' && capBefore.source === null) {
-    debug('oneDNN capped at %s for this process: %s is float32 on AMD Zen 4 (ONEDNN_MAX_CPU_ISA=ALL keeps AVX-512)', onednnCap.value, path);
+    debug('oneDNN capped at %s for this process by its first CPU load, %s (onednnIsaCapFor; ONEDNN_MAX_CPU_ISA=ALL keeps every kernel)', onednnCap.value, path);
   }
   if (device === 'cpu' && dtype === 'bfloat16' && !cpu.bfloat16) warnSlowBfloat16(onednnCap);
   if (manifest.quantization?.activationBits === 8 && !runtime.cpuFeatures.avx512Vnni) warnInt8Saturation(path);
@@ -63,7 +63,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const maxBatch = manifest.interface === 'logits' ? 1 : fitted.maxBatch;
   const prefixCacheMiB = resolved.prefixCacheMiB ?? defaultPrefixCacheMiB(manifest, maxBatch, maxContext, dtype);
   if (pkg) {
-    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch, onednnCap: onednnCap.value, onednnCapSource: onednnCap.source }, path);
+    checkAotiPackage(pkg, manifest.dtype, { device, dtype, torchVersion: runtime.torchVersion, cpuFeatures: runtime.cpuFeatures, arch: process.arch, onednnCap }, path);
     warnThreadMismatch(pkg, threads, path);
   }
   const modelFile = join(path, pkg ? pkg.file : 'model.pt');

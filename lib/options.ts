@@ -315,6 +315,11 @@ export function onednnIsaCapFor(
   return float32TorchScript && load.interface === 'kv-cache' && cpu.zen4 === true ? 'AVX2' : null;
 }
 
+/** onednnIsaCapFor the default model's kind: float32 TorchScript, kv-cache interface, on the CPU. */
+export function onednnIsaCapForFloat32(cpu: Pick<CpuFacts, 'zen4'>): string | null {
+  return onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false, interface: 'kv-cache' }, cpu);
+}
+
 /** `modelMaxContext` is the manifest's max_context, the bound of the maxContext option. */
 export function resolveLoadOptions(
   options: unknown,

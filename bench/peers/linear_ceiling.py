@@ -1,5 +1,5 @@
 """How fast the library's one-row products read the model's weights, with nothing else in the step:
-`python bench/peers/linear_ceiling.py THREADS MODEL_DIR [REPEATS]`.
+`python bench/peers/linear_ceiling.py THREADS MODEL_DIR [REPEATS] [--dtypes=LIST]`.
 
 A batch-1 decode step is mostly one product per weight matrix with a single row of activations. torch-gen
 runs those on the CPU through oneDNN (the frozen graph's linear layers, native/core/inference_graph.cpp:
@@ -8,16 +8,14 @@ times exactly those calls, every matrix a step multiplies by once per pass (mode
 lookup tables; step_products), in the order of its parameters, as float32
 and, where the CPU has bfloat16 instructions, as bfloat16. Bytes read per pass / the best pass's seconds is
 the ceiling of any step built on these kernels: a step at X% of the bandwidth bound cannot beat this
-fraction, whatever the rest of the step costs. Prints one JSON object per dtype. Under ONEDNN_MAX_CPU_ISA
-(which torch-gen sets to AVX2 for float32 models on AMD Zen 4) the objects name the cap, and bfloat16 is left
-out below AVX-512, where oneDNN has no bfloat16 kernels.
+fraction, whatever the rest of the step costs. Prints one JSON object per dtype. --dtypes (a comma list,
+e.g. float32) narrows the dtypes: bench/peers/run.mjs runs float32 alone under ONEDNN_MAX_CPU_ISA=AVX2, the
+cap torch-gen's float32 models run with on AMD Zen 4, below which oneDNN has no bfloat16 kernels.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import sys
 import time
 
@@ -41,17 +39,9 @@ def step_products(matrices: dict) -> list:
     return products
 
 
-def onednn_cap() -> str | None:
-    """oneDNN's instruction-set cap from the environment, upper-cased (its own order of precedence); None: none."""
-    value = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
-    return value.strip().upper() if value and value.strip() else None
-
-
-def caps_below_avx512(cap: str | None) -> bool:
-    return cap is not None and cap != "ALL" and not re.search("512|AMX", cap)
-
-
 def main(argv: list[str]) -> int:
+    wanted = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--dtypes=")), None)
+    argv = [a for a in argv if not a.startswith("--dtypes=")]
     if not 2 <= len(argv) <= 3:
         print(__doc__.splitlines()[0], file=sys.stderr)
         return 2
@@ -63,9 +53,10 @@ def main(argv: list[str]) -> int:
     module = torch.jit.load(f"{model_dir}/model.pt", map_location="cpu").eval()
     matrices = step_products({name: p.detach() for name, p in module.named_parameters() if p.dim() == 2})
     dtypes = [torch.float32]
-    cap = onednn_cap()
-    if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() and not caps_below_avx512(cap):
+    if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         dtypes.append(torch.bfloat16)
+    if wanted is not None:
+        dtypes = [dtype for dtype in dtypes if str(dtype).replace("torch.", "") in wanted]
     with torch.no_grad():
         for dtype in dtypes:
             weights = [w.to(dtype).contiguous() for w in matrices]
@@ -87,7 +78,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps({"method": f"{len(packed)} oneDNN one-row products (mkldnn._linear_pointwise on "
                                         f"weights from mkldnn._reorder_linear_weight), {threads} threads, "
                                         f"best of {repeats} passes",
-                              "dtype": str(dtype).replace("torch.", ""), "isaCap": cap, "products": len(packed),
+                              "dtype": str(dtype).replace("torch.", ""), "products": len(packed),
                               "bytes": nbytes, "seconds": seconds, "bestGBps": nbytes / best / 1e9,
                               "medianGBps": nbytes / sorted(seconds)[len(seconds) // 2] / 1e9}))
             del packed

@@ -18,7 +18,7 @@ import { projectRoot } from '../../scripts/libtorch.mjs';
 import { lastJsonLine, run, runDriver } from './child.mjs';
 import { DEFAULT_MODEL, ENGINES, FLOAT32_ROWS } from './engines.mjs';
 import { hostIsAmdZen4 } from '../../dist/cpu.js';
-import { onednnIsaCapFor } from '../../dist/options.js';
+import { onednnIsaCapForFloat32 } from '../../dist/options.js';
 import { machine } from './machine.mjs';
 import { ensureGgufs, ensureLlama, python, tokenPrompts, torchGenMissing, transformersMissing } from './prepare.mjs';
 import { markdown, summarize } from './report.mjs';
@@ -86,7 +86,7 @@ async function probeBandwidth() {
 }
 
 // The oneDNN cap torch-gen's default float32 model runs under on this CPU (AVX2 on AMD Zen 4, else none).
-const float32Cap = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false, interface: 'kv-cache' }, { zen4: hostIsAmdZen4() });
+const float32Cap = onednnIsaCapForFloat32({ zen4: hostIsAmdZen4() });
 
 /**
  * The library's one-row products alone on the default model's weights (bench/peers/linear_ceiling.py): with
@@ -95,14 +95,17 @@ const float32Cap = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized:
 async function probeLinearCeiling() {
   const entries = [];
   for (const cap of float32Cap ? [null, float32Cap] : [null]) {
+    // Under the cap, float32 only: it is what runs there (oneDNN has no bfloat16 kernels below AVX-512).
     const env = cap ? { ...childEnv, ONEDNN_MAX_CPU_ISA: cap } : childEnv;
-    const outcome = await run('linear ceiling', python, [join(here, 'linear_ceiling.py'), String(settings.threads), join(projectRoot, DEFAULT_MODEL)], { env });
+    const args = [join(here, 'linear_ceiling.py'), String(settings.threads), join(projectRoot, DEFAULT_MODEL), ...(cap ? ['--dtypes=float32'] : [])];
+    const outcome = await run('linear ceiling', python, args, { env });
     if (!outcome.ok) {
       entries.push({ failed: outcome.failure });
       continue;
     }
     try {
-      entries.push(...outcome.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)));
+      const lines = outcome.stdout.split('\n').filter((line) => line.startsWith('{'));
+      entries.push(...lines.map((line) => ({ ...JSON.parse(line), ...(cap ? { isaCap: cap } : {}) })));
     } catch (error) {
       // A stray line must not cost the run its results: the probe is recorded as failed.
       entries.push({ failed: `unreadable output (${error.message})` });

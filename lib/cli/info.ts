@@ -2,7 +2,7 @@
 import { environmentThreads, hostIsAmdZen4 } from '../cpu.js';
 import { readManifest } from '../manifest.js';
 import type { OneDnnIsaCap } from '../native.js';
-import { onednnIsaCapFor } from '../options.js';
+import { onednnIsaCapForFloat32 } from '../options.js';
 import { runtimeInfo } from '../runtime.js';
 import { parse, stringFlag } from './args.js';
 
@@ -58,6 +58,6 @@ export async function runInfo(argv: string[]): Promise<number> {
 function describeOnednnCap(cap: OneDnnIsaCap): string {
   if (cap.source === 'environment') return `${cap.value} (ONEDNN_MAX_CPU_ISA)`;
   if (cap.source === 'torch-gen') return `${cap.value} (set by torch-gen for the float32 model loaded first)`;
-  const float32 = onednnIsaCapFor({ device: 'cpu', dtype: 'float32', quantized: false, aoti: false, interface: 'kv-cache' }, { zen4: hostIsAmdZen4() });
+  const float32 = onednnIsaCapForFloat32({ zen4: hostIsAmdZen4() });
   return float32 === null ? 'none' : `none yet (a float32 TorchScript model loaded first sets ${float32}: faster on this AMD Zen 4; ONEDNN_MAX_CPU_ISA=ALL keeps AVX-512)`;
 }

@@ -201,7 +201,7 @@ Napi::Object RuntimeInfoToJs(Napi::Env env, const RuntimeInfo& info) {
   for (uint32_t i = 0; i < info.backend.sdpa.size(); ++i) sdpa.Set(i, info.backend.sdpa[i]);
   backend.Set("sdpa", sdpa);
   backend.Set("onednnLinear", info.backend.onednn_linear);
-  backend.Set("onednnIsaCap", OneDnnIsaCapToJs(env, {info.backend.onednn_isa_cap, info.backend.onednn_isa_cap_source}));
+  backend.Set("onednnIsaCap", OneDnnIsaCapToJs(env, info.backend.onednn_isa_cap));
   object.Set("backend", backend);
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("avx2", info.cpu_avx2);

@@ -9,7 +9,6 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include "failure.h"
-#include "onednn_isa.h"
 
 namespace torchgen {
 namespace {
@@ -94,9 +93,7 @@ BackendSettings CurrentBackendSettings() {
   if (context.userEnabledMemEfficientSDP()) settings.sdpa.push_back("efficient");
   if (context.userEnabledMathSDP()) settings.sdpa.push_back("math");
   settings.onednn_linear = onednn_linear;
-  const OneDnnIsaCap cap = CurrentOneDnnIsaCap();
-  settings.onednn_isa_cap = cap.value;
-  settings.onednn_isa_cap_source = cap.source;
+  settings.onednn_isa_cap = CurrentOneDnnIsaCap();
   return settings;
 }
 

@@ -19,6 +19,8 @@
 
 #include <c10/core/Device.h>
 
+#include "onednn_isa.h"
+
 namespace torchgen {
 
 struct BackendSettings {
@@ -27,8 +29,7 @@ struct BackendSettings {
   bool cpu_fuser = false;         // TorchScript fuses CPU ops
   std::vector<std::string> sdpa;  // CUDA attention backends allowed, in libtorch's order of preference
   bool onednn_linear = true;      // CPU models loaded from now on get oneDNN's linear layers
-  std::string onednn_isa_cap;         // oneDNN's instruction-set cap, "" when none (onednn_isa.h)
-  std::string onednn_isa_cap_source;  // "environment", "torch-gen" or ""
+  OneDnnIsaCap onednn_isa_cap;    // oneDNN's instruction-set cap in this process (onednn_isa.h)
 };
 
 // Sets the choices above for a model about to be loaded on `device` (the CUDA ones only for a CUDA

@@ -4,12 +4,13 @@
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 namespace torchgen {
 namespace {
 
 std::mutex mutex;
-OneDnnIsaCap fixed_cap;  // .fixed once a load has fixed it; guarded by mutex
+std::optional<OneDnnIsaCap> fixed_cap;  // set by the first CPU load; guarded by mutex
 
 OneDnnIsaCap FromEnvironment() {
   OneDnnIsaCap cap;
@@ -29,7 +30,7 @@ OneDnnIsaCap FromEnvironment() {
 
 OneDnnIsaCap FixOneDnnIsaCap(const std::string& wanted) {
   std::lock_guard<std::mutex> lock(mutex);
-  if (fixed_cap.fixed) return fixed_cap;
+  if (fixed_cap) return *fixed_cap;
   OneDnnIsaCap cap = FromEnvironment();
   if (cap.value.empty() && !wanted.empty()) {
     // setenv, not oneDNN's own setter: libtorch does not export oneDNN's functions. Safe while no other
@@ -38,14 +39,13 @@ OneDnnIsaCap FixOneDnnIsaCap(const std::string& wanted) {
     cap.value = wanted;
     cap.source = "torch-gen";
   }
-  cap.fixed = true;
   fixed_cap = cap;
   return cap;
 }
 
 OneDnnIsaCap CurrentOneDnnIsaCap() {
   std::lock_guard<std::mutex> lock(mutex);
-  return fixed_cap.fixed ? fixed_cap : FromEnvironment();
+  return fixed_cap ? *fixed_cap : FromEnvironment();
 }
 
 }  // namespace torchgen

@@ -17,7 +17,6 @@ namespace torchgen {
 struct OneDnnIsaCap {
   std::string value;   // the cap as oneDNN reads it (e.g. "AVX2"); "" when uncapped
   std::string source;  // "environment", "torch-gen" (set by the first CPU load), or "" when uncapped
-  bool fixed = false;  // a CPU model load has fixed it for this process
 };
 
 // Fixes the cap for this process if no load has yet (`wanted` "" asks for none) and returns it. Sets

@@ -31,12 +31,12 @@ describe('checkAotiPackage', () => {
   // oneDNN capped below AVX-512 (ONEDNN_MAX_CPU_ISA=AVX2, which speeds up float32 TorchScript on AMD Zen 4)
   // cannot run the AVX-512 layout of a package's prepacked weights but in its reference code: refused.
   test('an AVX-512 package under a oneDNN cap below AVX-512 is refused; caps that keep AVX-512 pass', () => {
-    expect(check({}, { onednnCap: 'AVX2' })).toThrow(/laid out for oneDNN's AVX-512 kernels, .*reference code.*ONEDNN_MAX_CPU_ISA=AVX2 turns them off .*unset ONEDNN_MAX_CPU_ISA/);
+    expect(check({}, { onednnCap: { value: 'AVX2', source: 'environment' } })).toThrow(/laid out for oneDNN's AVX-512 kernels, .*reference code.*ONEDNN_MAX_CPU_ISA=AVX2 turns them off .*unset ONEDNN_MAX_CPU_ISA/);
     // Capped by torch-gen for a float32 model loaded first: the message says how to keep AVX-512.
-    expect(check({}, { onednnCap: 'AVX2', onednnCapSource: 'torch-gen' })).toThrow(/torch-gen capped oneDNN at AVX2 .*loaded first .*ONEDNN_MAX_CPU_ISA=ALL, or load this package first/);
-    expect(check({ cpuIsa: 'avx512 avx512_vnni' }, { onednnCap: 'SSE41' })).toThrow(/ONEDNN_MAX_CPU_ISA=SSE41/);
-    for (const cap of [null, 'ALL', 'AVX512_CORE', 'AVX512_CORE_BF16', 'AVX10_1_512_AMX']) expect(check({}, { onednnCap: cap })).not.toThrow();
-    expect(check({ cpuIsa: 'avx2' }, { onednnCap: 'AVX2' })).not.toThrow();
+    expect(check({}, { onednnCap: { value: 'AVX2', source: 'torch-gen' } })).toThrow(/torch-gen capped oneDNN at AVX2 .*loaded first .*ONEDNN_MAX_CPU_ISA=ALL, or load this package first/);
+    expect(check({ cpuIsa: 'avx512 avx512_vnni' }, { onednnCap: { value: 'SSE41', source: 'environment' } })).toThrow(/ONEDNN_MAX_CPU_ISA=SSE41/);
+    for (const value of [null, 'ALL', 'AVX512_CORE', 'AVX512_CORE_BF16', 'AVX10_1_512_AMX']) expect(check({}, { onednnCap: { value, source: value === null ? null : 'environment' } })).not.toThrow();
+    expect(check({ cpuIsa: 'avx2' }, { onednnCap: { value: 'AVX2', source: 'environment' } })).not.toThrow();
   });
 
   test('a newer torch, by major, minor or patch, is refused', () => {
